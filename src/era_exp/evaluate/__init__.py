@@ -1,0 +1,1 @@
+"""Retrieval metrics with ranx, and their aggregation per task, domain and overall."""

@@ -1,0 +1,43 @@
+"""Per-query and per-task metrics computed with ranx (trec_eval definitions: linear gain, graded labels)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from ranx import Qrels, Run
+from ranx import evaluate as ranx_evaluate
+
+DEFAULT_METRICS: tuple[str, ...] = ("ndcg@10", "map@100", "recall@100", "mrr@100")
+
+
+class EvaluationError(RuntimeError):
+    """A task could not be evaluated; the run stops instead of averaging without it."""
+
+
+def evaluate_run(
+    qrels: Mapping[str, Mapping[str, int]],
+    run: Mapping[str, Mapping[str, float]],
+    metrics: Sequence[str] = DEFAULT_METRICS,
+    name: str = "",
+) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """Mean and per-query metric values of ``run`` against ``qrels``.
+
+    Every query of ``qrels`` must appear in ``run``; a missing one is an error, not a silent zero
+    or a silent drop, because either would change the task's mean.
+    """
+    missing = sorted(set(qrels) - set(run))
+    if missing:
+        raise EvaluationError(f"task {name!r}: {len(missing)} queries have no retrieved documents, e.g. {missing[:3]}")
+    if not qrels:
+        raise EvaluationError(f"task {name!r}: no labelled queries to evaluate")
+    run = {qid: dict(run[qid]) for qid in qrels}
+    qrels_ranx = Qrels({qid: dict(labels) for qid, labels in qrels.items()})
+    run_ranx = Run(run)
+    scores = ranx_evaluate(qrels_ranx, run_ranx, list(metrics), return_mean=False, make_comparable=False)
+    if len(metrics) == 1:
+        scores = {metrics[0]: scores}
+    qids = list(run_ranx.keys())
+    per_query = {qid: {metric: float(scores[metric][i]) for metric in metrics} for i, qid in enumerate(qids)}
+    means = {metric: float(np.mean(scores[metric])) for metric in metrics}
+    return means, per_query

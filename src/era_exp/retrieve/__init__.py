@@ -1,0 +1,1 @@
+"""Exact top-k search over a task's corpus, and TREC run files."""

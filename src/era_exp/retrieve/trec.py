@@ -1,0 +1,68 @@
+"""TREC run and qrels files: the plain-text exchange format of IR evaluation (trec_eval, ranx).
+
+The format is whitespace-separated, yet some MAIR ids hold spaces (RestBench endpoints such as
+``GET /movie/{id}``), so ids are written with whitespace and ``%`` percent-encoded and decoded on read.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from era_exp.io import atomic_write_text
+
+_ESCAPES = {"%": "%25", " ": "%20", "\t": "%09", "\n": "%0A", "\r": "%0D"}
+_UNESCAPES = {escape: char for char, escape in _ESCAPES.items()}
+_ESCAPED = re.compile("|".join(_UNESCAPES))
+
+
+def encode_id(identifier: str) -> str:
+    """Make an id safe for a whitespace-separated file."""
+    return "".join(_ESCAPES.get(char, char) for char in identifier)
+
+
+def decode_id(token: str) -> str:
+    """Invert :func:`encode_id`."""
+    return _ESCAPED.sub(lambda match: _UNESCAPES[match.group(0)], token)
+
+
+def write_run(path: str | Path, run: Mapping[str, Mapping[str, float]], tag: str = "era-exp") -> Path:
+    """Write ``{qid: {doc_id: score}}`` as ``qid Q0 doc rank score tag`` lines, best first."""
+    lines = []
+    for qid in sorted(run):
+        ranked = sorted(run[qid].items(), key=lambda item: (-item[1], item[0]))
+        lines.extend(f"{encode_id(qid)} Q0 {encode_id(doc)} {rank} {score:.6f} {tag}" for rank, (doc, score) in enumerate(ranked, 1))
+    return atomic_write_text(path, "\n".join(lines) + "\n")
+
+
+def write_qrels(path: str | Path, qrels: Mapping[str, Mapping[str, int]]) -> Path:
+    """Write ``{qid: {doc_id: grade}}`` as ``qid 0 doc grade`` lines."""
+    lines = [f"{encode_id(qid)} 0 {encode_id(doc)} {grade}" for qid in sorted(qrels) for doc, grade in sorted(qrels[qid].items())]
+    return atomic_write_text(path, "\n".join(lines) + "\n")
+
+
+def read_run(path: str | Path) -> dict[str, dict[str, float]]:
+    """Read a TREC run file into ``{qid: {doc_id: score}}``."""
+    run: dict[str, dict[str, float]] = {}
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = line.split()
+        if len(parts) != 6:
+            raise ValueError(f"{path}:{number}: expected 6 fields 'qid Q0 doc rank score tag', got {len(parts)}")
+        run.setdefault(decode_id(parts[0]), {})[decode_id(parts[2])] = float(parts[4])
+    return run
+
+
+def read_qrels(path: str | Path) -> dict[str, dict[str, int]]:
+    """Read a TREC qrels file into ``{qid: {doc_id: grade}}``."""
+    qrels: dict[str, dict[str, int]] = {}
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = line.split()
+        if len(parts) != 4:
+            raise ValueError(f"{path}:{number}: expected 4 fields 'qid 0 doc grade', got {len(parts)}")
+        qrels.setdefault(decode_id(parts[0]), {})[decode_id(parts[2])] = int(parts[3])
+    return qrels

@@ -1,0 +1,91 @@
+"""ranx's nDCG@10 equals trec_eval's definition (linear gain, graded labels) on a real run."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from era_exp.evaluate.aggregate import aggregate
+from era_exp.evaluate.metrics import EvaluationError, evaluate_run
+
+
+def trec_eval_ndcg_cut(qrels: dict[str, int], ranking: list[str], k: int = 10) -> float:
+    """trec_eval's ndcg_cut: gain = grade, discount log2(rank + 1), ideal from every judged grade."""
+    dcg = sum(qrels.get(doc, 0) / math.log2(rank + 2) for rank, doc in enumerate(ranking[:k]))
+    ideal = sorted((grade for grade in qrels.values() if grade > 0), reverse=True)[:k]
+    idcg = sum(grade / math.log2(rank + 2) for rank, grade in enumerate(ideal))
+    return dcg / idcg if idcg > 0 else 0.0
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def _tfidf_run(queries: list[dict], docs: list[dict], k: int = 100) -> dict[str, dict[str, float]]:
+    """A real lexical run: TF-IDF cosine, ties broken by a tiny per-document offset."""
+    doc_terms = [Counter(doc["doc"].lower().split()) for doc in docs]
+    df = Counter(term for terms in doc_terms for term in terms)
+    vocab = {term: i for i, term in enumerate(df)}
+    idf = np.array([math.log(len(docs) / df[term]) + 1.0 for term in vocab])
+
+    def vector(terms: Counter) -> np.ndarray:
+        vec = np.zeros(len(vocab))
+        for term, count in terms.items():
+            if term in vocab:
+                vec[vocab[term]] = count * idf[vocab[term]]
+        return vec / (np.linalg.norm(vec) or 1.0)
+
+    doc_matrix = np.stack([vector(terms) for terms in doc_terms])
+    offsets = np.arange(len(docs)) * 1e-9
+    run = {}
+    for query in queries:
+        scores = doc_matrix @ vector(Counter(query["query"].lower().split())) + offsets
+        top = np.argsort(-scores)[:k]
+        run[query["qid"]] = {docs[i]["id"]: float(scores[i]) for i in top}
+    return run
+
+
+@pytest.mark.mair_lite
+def test_ranx_ndcg_matches_trec_eval_on_graded_nfcorpus(mair_lite_root: Path) -> None:
+    queries = _read_jsonl(mair_lite_root / "NFCorpus" / "queries.jsonl")[:120]
+    docs = _read_jsonl(mair_lite_root / "NFCorpus" / "docs.jsonl")
+    qrels = {q["qid"]: {label["id"]: label["score"] for label in q["labels"]} for q in queries}
+    assert {grade for labels in qrels.values() for grade in labels.values()} == {1, 2}, "graded labels expected"
+    run = _tfidf_run(queries, docs)
+    means, per_query = evaluate_run(qrels, run, ["ndcg@10"])
+    expected = {
+        qid: trec_eval_ndcg_cut(qrels[qid], sorted(run[qid], key=lambda doc: -run[qid][doc])) for qid in qrels
+    }
+    assert max(abs(per_query[qid]["ndcg@10"] - expected[qid]) for qid in qrels) < 1e-9
+    assert means["ndcg@10"] == pytest.approx(np.mean(list(expected.values())), abs=1e-12)
+    assert 0.05 < means["ndcg@10"] < 0.9, "a lexical run on NFCorpus is neither empty nor perfect"
+
+
+def test_metrics_on_a_hand_checked_run() -> None:
+    qrels = {"q1": {"a": 2, "b": 1}, "q2": {"c": 1}}
+    run = {"q1": {"b": 0.9, "x": 0.5, "a": 0.1}, "q2": {"x": 1.0, "c": 0.5}}
+    means, per_query = evaluate_run(qrels, run)
+    assert per_query["q1"]["ndcg@10"] == pytest.approx((1 + 2 / 2) / (2 + 1 / math.log2(3)))
+    assert per_query["q2"]["mrr@100"] == pytest.approx(0.5)
+    assert per_query["q1"]["map@100"] == pytest.approx((1 / 1 + 2 / 3) / 2)
+    assert means["recall@100"] == pytest.approx(1.0)
+
+
+def test_a_query_without_retrieved_documents_fails_loudly() -> None:
+    with pytest.raises(EvaluationError, match="no retrieved documents"):
+        evaluate_run({"q1": {"a": 1}, "q2": {"b": 1}}, {"q1": {"a": 1.0}}, name="T")
+
+
+def test_aggregate_reports_task_domain_and_both_overall_means() -> None:
+    units = {"A": {"ndcg@10": 0.2}, "B/x": {"ndcg@10": 0.4}, "B/y": {"ndcg@10": 0.8}, "C": {"ndcg@10": 0.9}}
+    unit_task = {"A": "A", "B/x": "B", "B/y": "B", "C": "C"}
+    summary = aggregate(units, unit_task, {"A": "Code", "B": "Code", "C": "Legal"}, ["ndcg@10"])
+    assert summary["per_task"]["B"]["ndcg@10"] == pytest.approx(0.6)
+    assert summary["per_domain"]["Code"]["ndcg@10"] == pytest.approx(0.4)
+    assert summary["overall"]["ndcg@10"] == pytest.approx((0.2 + 0.6 + 0.9) / 3)
+    assert summary["overall"]["ndcg@10_domain_mean"] == pytest.approx((0.4 + 0.9) / 2)
