@@ -1,0 +1,98 @@
+"""The query split: nested train prefixes, fixed val/test, seeded, and clear errors."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+
+from era_exp.data.local import load_local_tasks
+from era_exp.data.schema import Query, Task
+from era_exp.data.split import SplitError, eval_queries, split_queries
+
+RATIOS = (0.05, 0.1, 0.2, 0.4)
+
+
+def _queries(n: int, unlabelled_every: int = 0) -> list[Query]:
+    return [
+        Query(
+            qid=f"q{i}",
+            instruction="",
+            text=f"text {i}",
+            labels={f"d{i}": 0 if unlabelled_every and i % unlabelled_every == 0 else 1},
+        )
+        for i in range(n)
+    ]
+
+
+@pytest.fixture(scope="module")
+def scifact(mair_lite_root: Path) -> Task:
+    [task] = load_local_tasks(mair_lite_root, names=["SciFact"])
+    return task
+
+
+def test_nested_train_and_fixed_val_test_across_ratios(scifact: Task) -> None:
+    splits = [split_queries(scifact, ratio) for ratio in RATIOS]
+    n = len(scifact.labelled_queries)
+    for ratio, split in zip(RATIOS, splits, strict=True):
+        assert len(split.train) == int(n * ratio)
+        assert len(split.test) == n - int(n * 0.5)
+        assert len(split.val) == int(n * 0.1)
+        assert split.val == splits[0].val and split.test == splits[0].test
+        ids = [q.qid for part in (split.train, split.val, split.test) for q in part]
+        assert len(ids) == len(set(ids))
+    for small, large in itertools.pairwise(splits):
+        assert large.train[: len(small.train)] == small.train
+
+
+def test_val_and_test_cover_the_tail_of_the_shuffle() -> None:
+    queries = _queries(101)
+    split = split_queries(queries, 0.4)
+    assert (len(split.train), len(split.val), len(split.test)) == (40, 10, 51)
+    covered = {q.qid for q in split.val + split.test}
+    assert len(covered) == 61
+
+
+def test_only_labelled_queries_and_task_or_list_agree(scifact: Task) -> None:
+    queries = _queries(60, unlabelled_every=3)
+    split = split_queries(queries, 0.2)
+    used = split.train + split.val + split.test
+    assert all(any(s > 0 for s in q.labels.values()) for q in used)
+    assert len(split.test) == 20
+    assert split_queries(scifact, 0.1) == split_queries(scifact.queries, 0.1)
+
+
+def test_seeded_and_deterministic() -> None:
+    queries = _queries(200)
+    assert split_queries(queries, 0.2, seed=42) == split_queries(queries, 0.2, seed=42)
+    other = split_queries(queries, 0.2, seed=7)
+    assert other.train != split_queries(queries, 0.2, seed=42).train
+    assert [q.qid for q in other.test] != [q.qid for q in split_queries(queries, 0.2, seed=42).test]
+
+
+def test_eval_queries(scifact: Task) -> None:
+    assert eval_queries(scifact) == split_queries(scifact, 0.2).test
+    assert eval_queries(scifact, "test", seed=3) == split_queries(scifact, 0.2, seed=3).test
+    assert eval_queries(scifact, "all") == scifact.labelled_queries
+    with pytest.raises(SplitError, match="which must be"):
+        eval_queries(scifact, "val")  # type: ignore[arg-type]
+
+
+def test_split_errors() -> None:
+    with pytest.raises(SplitError, match=r"ratio 0\.05 leaves no train query for the task with 19 labelled"):
+        split_queries(_queries(19), 0.05)
+    with pytest.raises(SplitError, match=r"ratio 0\.45 asks for 45 train queries .* only 40 of its 100"):
+        split_queries(_queries(100), 0.45)
+    for ratio in (0, 1, -0.1, 1.5):
+        with pytest.raises(SplitError, match="train ratio must be in"):
+            split_queries(_queries(100), ratio)
+    with pytest.raises(SplitError, match="no labelled queries"):
+        split_queries(_queries(4, unlabelled_every=1), 0.2)
+    with pytest.raises(SplitError, match="test_fraction"):
+        split_queries(_queries(100), 0.2, test_fraction=0.5, val_fraction=0.5)
+
+
+def test_error_names_the_task(scifact: Task) -> None:
+    with pytest.raises(SplitError, match="task 'SciFact' with 300 labelled queries"):
+        split_queries(scifact, 0.001)
