@@ -1,0 +1,21 @@
+"""Query-side adapters: modules, closed-form initialisations, and saving with metadata."""
+
+from era_exp.adapters.init import apply_init, identity_init, least_squares_init, procrustes_init
+from era_exp.adapters.modules import Adapter, LinearAdapter, ResidualMLPAdapter, adapt, build_adapter
+from era_exp.adapters.store import AdapterMeta, AdapterMismatchError, load_adapter, save_adapter
+
+__all__ = [
+    "Adapter",
+    "AdapterMeta",
+    "AdapterMismatchError",
+    "LinearAdapter",
+    "ResidualMLPAdapter",
+    "adapt",
+    "apply_init",
+    "build_adapter",
+    "identity_init",
+    "least_squares_init",
+    "load_adapter",
+    "procrustes_init",
+    "save_adapter",
+]

@@ -1,0 +1,111 @@
+"""Closed-form initialisations of an adapter's affine projection from alignment pairs.
+
+``X`` (n, d_in) holds query-model embeddings and ``Y`` (n, d_out) the document model's embeddings
+of the same texts. Each function sets ``adapter.linear`` in place (a residual branch, which starts
+at zero, is left alone) and returns the adapter. Solves run in float64 for stability.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+INITS = ("none", "least_squares", "ridge", "procrustes", "identity")
+
+
+def _projection(adapter: nn.Module) -> nn.Linear:
+    linear = getattr(adapter, "linear", None)
+    if not isinstance(linear, nn.Linear):
+        raise TypeError(f"{type(adapter).__name__} has no affine projection 'linear' to initialise")
+    return linear
+
+
+def _pairs(linear: nn.Linear, X: Tensor, Y: Tensor) -> tuple[Tensor, Tensor]:
+    if X.ndim != 2 or Y.ndim != 2 or len(X) != len(Y):
+        raise ValueError(
+            f"alignment pairs must be (n, d_in) and (n, d_out); got {tuple(X.shape)}, {tuple(Y.shape)}"
+        )
+    if X.shape[1] != linear.in_features or Y.shape[1] != linear.out_features:
+        raise ValueError(
+            f"pairs of dims ({X.shape[1]} -> {Y.shape[1]}) do not fit an adapter "
+            f"{linear.in_features} -> {linear.out_features}"
+        )
+    if len(X) == 0:
+        raise ValueError("no alignment pairs to initialise from")
+    return X.detach().to(torch.float64), Y.detach().to(torch.float64)
+
+
+@torch.no_grad()
+def _assign(linear: nn.Linear, weight: Tensor, bias: Tensor | None) -> None:
+    linear.weight.copy_(weight.to(linear.weight))
+    if linear.bias is not None:
+        linear.bias.copy_((bias if bias is not None else torch.zeros(linear.out_features)).to(linear.bias))
+
+
+def least_squares_init(adapter: nn.Module, X: Tensor, Y: Tensor, ridge: float = 0.0) -> nn.Module:
+    """Set W, b to argmin ||X W^T + b - Y||^2 + ridge ||W||^2 (minimum-norm when underdetermined).
+
+    The bias is fitted through an appended column of ones and the ridge penalty covers only W.
+    Solved through the (d_in+1)-square normal equations, so cost does not grow with n beyond one
+    Gram product (computed on the pairs' device).
+    """
+    if ridge < 0:
+        raise ValueError(f"ridge must be >= 0, got {ridge}")
+    linear = _projection(adapter)
+    X, Y = _pairs(linear, X, Y)
+    d_in = X.shape[1]
+    has_bias = linear.bias is not None
+    A = torch.cat([X, torch.ones(len(X), 1, dtype=X.dtype, device=X.device)], dim=1) if has_bias else X
+    gram, rhs = (A.T @ A).cpu(), (A.T @ Y).cpu()
+    gram.diagonal()[:d_in] += ridge
+    # gelsd on the normal equations gives the pseudo-inverse (minimum-norm) solution when singular.
+    solution = torch.linalg.lstsq(gram, rhs, driver="gelsd").solution  # (d_in [+1], d_out)
+    _assign(linear, solution[:d_in].T, solution[d_in] if has_bias else None)
+    return adapter
+
+
+def procrustes_init(adapter: nn.Module, X: Tensor, Y: Tensor) -> nn.Module:
+    """Set W to the (semi-)orthogonal map best aligning X to Y, and b to the mean residual.
+
+    With a bias both sides are centred first. W = U V^T from the thin SVD of Y^T X: orthonormal
+    rows when d_out <= d_in, orthonormal columns otherwise. It maximises tr(W X^T Y); that is the
+    least-squares optimum when d_in == d_out (or the inputs are whitened) and the usual
+    semi-orthogonal approximation otherwise.
+    """
+    linear = _projection(adapter)
+    X, Y = _pairs(linear, X, Y)
+    has_bias = linear.bias is not None
+    Xc, Yc = (X - X.mean(0), Y - Y.mean(0)) if has_bias else (X, Y)
+    U, _, Vh = torch.linalg.svd(Yc.T @ Xc, full_matrices=False)
+    weight = U @ Vh  # (d_out, d_in)
+    bias = (Y - X @ weight.T).mean(0) if has_bias else None
+    _assign(linear, weight, bias)
+    return adapter
+
+
+def identity_init(adapter: nn.Module) -> nn.Module:
+    """Set W = I and b = 0, so the adapter starts as the raw query embedding (needs d_in == d_out)."""
+    linear = _projection(adapter)
+    if linear.in_features != linear.out_features:
+        raise ValueError(
+            f"identity init needs d_in == d_out; adapter maps {linear.in_features} -> {linear.out_features}"
+        )
+    _assign(linear, torch.eye(linear.in_features), None)
+    return adapter
+
+
+def apply_init(
+    name: str, adapter: nn.Module, X: Tensor | None = None, Y: Tensor | None = None, ridge: float = 1.0
+) -> nn.Module:
+    """Initialise ``adapter`` by ``name`` (one of INITS); ``none`` keeps PyTorch's default init."""
+    if name not in INITS:
+        raise ValueError(f"unknown adapter init {name!r}; expected one of {list(INITS)}")
+    if name == "none":
+        return adapter
+    if name == "identity":
+        return identity_init(adapter)
+    if X is None or Y is None:
+        raise ValueError(f"adapter init {name!r} needs alignment pairs X and Y")
+    if name == "procrustes":
+        return procrustes_init(adapter, X, Y)
+    return least_squares_init(adapter, X, Y, ridge=ridge if name == "ridge" else 0.0)

@@ -1,0 +1,92 @@
+"""Adapter modules mapping query-model embeddings into the document model's space.
+
+Every adapter exposes ``linear`` (its affine projection, the part closed-form initialisations set),
+``kind`` and ``options()`` (constructor keywords beyond the dimensions) so it can be rebuilt from
+saved metadata. Outputs are L2-normalised because retrieval scores are cosines.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+class LinearAdapter(nn.Module):
+    """The paper's adapter: one affine layer R^d_in -> R^d_out, output L2-normalised."""
+
+    kind = "linear"
+
+    def __init__(self, d_in: int, d_out: int, bias: bool = True) -> None:
+        super().__init__()
+        self.d_in, self.d_out = d_in, d_out
+        self.linear = nn.Linear(d_in, d_out, bias=bias)
+
+    def options(self) -> dict[str, Any]:
+        """Constructor keywords besides the dimensions (saved with the weights)."""
+        return {"bias": self.linear.bias is not None}
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.normalize(self.linear(x), dim=-1)
+
+
+class ResidualMLPAdapter(nn.Module):
+    """Affine projection plus a small MLP residual branch, output L2-normalised.
+
+    The branch's last layer starts at zero, so a fresh (or closed-form initialised) adapter is
+    exactly its linear projection and the branch only learns a correction on top of it.
+    """
+
+    kind = "residual_mlp"
+
+    def __init__(self, d_in: int, d_out: int, hidden: int = 512, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.d_in, self.d_out = d_in, d_out
+        self.hidden, self.dropout = hidden, dropout
+        self.linear = nn.Linear(d_in, d_out)
+        self.mlp = nn.Sequential(
+            nn.Linear(d_in, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, d_out)
+        )
+        nn.init.zeros_(self.mlp[-1].weight)
+        nn.init.zeros_(self.mlp[-1].bias)
+
+    def options(self) -> dict[str, Any]:
+        """Constructor keywords besides the dimensions (saved with the weights)."""
+        return {"hidden": self.hidden, "dropout": self.dropout}
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.normalize(self.linear(x) + self.mlp(x), dim=-1)
+
+
+Adapter = LinearAdapter | ResidualMLPAdapter
+
+ADAPTERS: dict[str, type[LinearAdapter] | type[ResidualMLPAdapter]] = {
+    LinearAdapter.kind: LinearAdapter,
+    ResidualMLPAdapter.kind: ResidualMLPAdapter,
+}
+
+
+def build_adapter(kind: str, d_in: int, d_out: int, **kwargs: Any) -> Adapter:
+    """A fresh adapter of ``kind`` (``linear`` or ``residual_mlp``) with PyTorch's default init."""
+    if kind not in ADAPTERS:
+        raise ValueError(f"unknown adapter kind {kind!r}; expected one of {sorted(ADAPTERS)}")
+    return ADAPTERS[kind](d_in, d_out, **kwargs)
+
+
+@torch.no_grad()
+def adapt(adapter: nn.Module, vectors: Tensor, batch_size: int = 8192) -> Tensor:
+    """Apply ``adapter`` in eval mode to ``vectors`` in batches, on the adapter's device; float32 CPU out."""
+    device = next(adapter.parameters()).device
+    was_training = adapter.training
+    adapter.eval()
+    try:
+        out = [
+            adapter(vectors[i : i + batch_size].to(device, torch.float32)).cpu()
+            for i in range(0, len(vectors), batch_size)
+        ]
+    finally:
+        adapter.train(was_training)
+    d_out = getattr(adapter, "d_out", 0)
+    return torch.cat(out) if out else torch.empty(0, d_out)

@@ -1,0 +1,225 @@
+"""Stage 2: supervised adaptation with InfoNCE over [positive, mined negatives].
+
+AdamW with linear warm-up over the first ``warmup_fraction`` of a nominal ``nominal_epochs``
+schedule, then linear decay to zero at its nominal end; early stopping on the validation loss
+restores the best epoch's weights.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from pytorch_lightning.callbacks import Callback, EarlyStopping
+from torch import Tensor, nn
+from torch.utils.data import DataLoader
+
+from era_exp.stages.config import AdaptationConfig
+from era_exp.stages.data import RowBatches, batch_loader
+from era_exp.stages.pairs import PairSet
+from era_exp.stages.trainer import fit, seed_all
+
+VAL_LOSS = "adapt/val_loss"
+
+Batch = tuple[Tensor, Tensor, Tensor]
+
+
+def info_nce_logits(
+    anchor: Tensor, positive: Tensor, negatives: Tensor, temperature: float, in_batch: bool = False
+) -> tuple[Tensor, Tensor]:
+    """Logits (cosine / temperature) and targets for InfoNCE.
+
+    Without in-batch negatives each query scores its own [positive, k negatives]: logits (B, 1+k),
+    target 0. With them each query scores every candidate of the batch: logits (B, B*(1+k)),
+    target i*(1+k) (its own positive); other queries' documents act as extra negatives.
+    """
+    candidates = F.normalize(torch.cat([positive.unsqueeze(1), negatives], dim=1), dim=-1)
+    anchor = F.normalize(anchor, dim=-1)
+    per_query = candidates.shape[1]
+    if in_batch:
+        logits = anchor @ candidates.reshape(-1, candidates.shape[-1]).T
+        target = torch.arange(len(anchor), device=anchor.device) * per_query
+    else:
+        logits = torch.einsum("bd,bkd->bk", anchor, candidates)
+        target = torch.zeros(len(anchor), dtype=torch.long, device=anchor.device)
+    return logits / temperature, target
+
+
+def warmup_linear(step: int, warmup_steps: int, total_steps: int) -> float:
+    """LR factor: 0 -> 1 linearly over ``warmup_steps``, then 1 -> 0 at ``total_steps``, then 0."""
+    if step < warmup_steps:
+        return step / warmup_steps
+    return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
+
+
+class AdaptationDataModule(pl.LightningDataModule):
+    """Training pairs in seeded shuffled batches, validation pairs in order."""
+
+    def __init__(self, train: PairSet, val: PairSet, batch_size: int = 256, seed: int = 42) -> None:
+        super().__init__()
+        if len(train) == 0:
+            raise ValueError("Stage 2 has no training pairs")
+        if len(val) == 0:
+            raise ValueError(
+                "Stage 2 needs validation pairs for early stopping, but the validation set is empty"
+            )
+        if train.query.shape[1:] != val.query.shape[1:] or train.positive.shape[1:] != val.positive.shape[1:]:
+            raise ValueError(
+                f"training pairs (dQ={train.query.shape[1]}, dD={train.positive.shape[1]}) and validation "
+                f"pairs (dQ={val.query.shape[1]}, dD={val.positive.shape[1]}) differ in dimensions"
+            )
+        self.batch_size, self.seed = batch_size, seed
+        self.train_set = RowBatches(train.query.float(), train.positive.float(), train.negatives.float())
+        self.val_set = RowBatches(val.query.float(), val.positive.float(), val.negatives.float())
+
+    @property
+    def steps_per_epoch(self) -> int:
+        """Optimiser steps in one training epoch."""
+        return math.ceil(len(self.train_set) / self.batch_size)
+
+    def train_dataloader(self) -> DataLoader:
+        return batch_loader(self.train_set, self.batch_size, shuffle=True, seed=self.seed)
+
+    def val_dataloader(self) -> DataLoader:
+        return batch_loader(self.val_set, self.batch_size, shuffle=False)
+
+
+class AdaptationModule(pl.LightningModule):
+    """InfoNCE training of ``adapter``; validation always uses each query's own candidates only.
+
+    Keeping the validation loss free of in-batch candidates makes it independent of batch
+    composition, so early stopping compares like with like. ``steps_per_epoch`` defaults to the
+    Trainer's count of training batches.
+    """
+
+    def __init__(
+        self,
+        adapter: nn.Module,
+        temperature: float = 0.05,
+        lr: float = 1e-5,
+        weight_decay: float = 1e-4,
+        warmup_fraction: float = 0.1,
+        nominal_epochs: int = 1000,
+        in_batch_negatives: bool = False,
+        steps_per_epoch: int | None = None,
+    ) -> None:
+        super().__init__()
+        if temperature <= 0 or not 0.0 <= warmup_fraction < 1.0 or nominal_epochs < 1:
+            raise ValueError(
+                f"need temperature > 0, 0 <= warmup_fraction < 1, nominal_epochs >= 1; got "
+                f"{temperature}, {warmup_fraction}, {nominal_epochs}"
+            )
+        self.adapter = adapter
+        self.temperature, self.lr, self.weight_decay = temperature, lr, weight_decay
+        self.warmup_fraction, self.nominal_epochs = warmup_fraction, nominal_epochs
+        self.in_batch_negatives, self.steps_per_epoch = in_batch_negatives, steps_per_epoch
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.adapter(x)
+
+    def loss(self, batch: Batch, in_batch: bool) -> Tensor:
+        """InfoNCE of a batch (query, positive, negatives)."""
+        query, positive, negatives = batch
+        logits, target = info_nce_logits(self.adapter(query), positive, negatives, self.temperature, in_batch)
+        return F.cross_entropy(logits, target)
+
+    def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
+        loss = self.loss(batch, self.in_batch_negatives)
+        self.log("adapt/train_loss", loss, on_step=False, on_epoch=True, batch_size=len(batch[0]))
+        return loss
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> Tensor:
+        loss = self.loss(batch, in_batch=False)
+        self.log(VAL_LOSS, loss, on_step=False, on_epoch=True, batch_size=len(batch[0]))
+        return loss
+
+    def schedule_steps(self) -> tuple[int, int]:
+        """(warm-up steps, nominal total steps) of the learning-rate schedule."""
+        per_epoch = self.steps_per_epoch
+        if per_epoch is None:
+            self.trainer.estimated_stepping_batches  # noqa: B018 - sets up the training batches
+            per_epoch = math.ceil(self.trainer.num_training_batches / self.trainer.accumulate_grad_batches)
+        total = self.nominal_epochs * per_epoch
+        return int(self.warmup_fraction * total), total
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        optimizer = torch.optim.AdamW(self.adapter.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        warmup, total = self.schedule_steps()
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: warmup_linear(step, warmup, total)
+        )
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+class BestWeights(Callback):
+    """Keeps an in-memory copy of the weights with the lowest monitored value; restores it at fit end."""
+
+    def __init__(self, monitor: str = VAL_LOSS) -> None:
+        self.monitor = monitor
+        self.best = math.inf
+        self.best_epoch: int | None = None
+        self.history: list[float] = []
+        self._state: dict[str, Tensor] | None = None
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking or self.monitor not in trainer.callback_metrics:
+            return
+        value = float(trainer.callback_metrics[self.monitor])
+        self.history.append(value)
+        if value < self.best:
+            self.best, self.best_epoch = value, trainer.current_epoch
+            self._state = {k: v.detach().cpu().clone() for k, v in pl_module.state_dict().items()}
+
+    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self._state is not None:
+            pl_module.load_state_dict(copy.deepcopy(self._state))
+
+
+def train_adaptation(
+    adapter: nn.Module,
+    train: PairSet,
+    val: PairSet,
+    cfg: AdaptationConfig,
+    seed: int = 42,
+    trainer_kwargs: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Run Stage 2 on ``adapter`` in place; at the end it holds the best validation epoch's weights.
+
+    Returns the best validation loss, its (0-based) epoch, epochs run, wall seconds, the
+    per-epoch validation losses and the pair counts.
+    """
+    seed_all(seed)
+    datamodule = AdaptationDataModule(train, val, cfg.batch_size, seed)
+    module = AdaptationModule(
+        adapter,
+        temperature=cfg.temperature,
+        lr=cfg.lr,
+        weight_decay=cfg.weight_decay,
+        warmup_fraction=cfg.warmup_fraction,
+        nominal_epochs=cfg.nominal_epochs,
+        in_batch_negatives=cfg.in_batch_negatives,
+        steps_per_epoch=datamodule.steps_per_epoch,
+    )
+    best = BestWeights(VAL_LOSS)
+    stopper = EarlyStopping(
+        monitor=VAL_LOSS, patience=cfg.patience, mode="min", check_on_train_epoch_end=False
+    )
+    start = time.perf_counter()
+    trainer = fit(
+        module, datamodule, cfg.nominal_epochs, callbacks=[best, stopper], trainer_kwargs=trainer_kwargs
+    )
+    seconds = time.perf_counter() - start
+    return {
+        "best_val_loss": best.best,
+        "best_epoch": best.best_epoch,
+        "epochs": trainer.current_epoch,
+        "seconds": seconds,
+        "val_losses": best.history,
+        "n_train": len(train),
+        "n_val": len(val),
+    }

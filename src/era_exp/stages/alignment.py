@@ -1,0 +1,161 @@
+"""Stage 1: identical-text alignment.
+
+The adapter learns to map the query model's embedding of a document text onto the document
+model's embedding of the same text. Only a seeded sample of documents per training task is
+needed, so the large query model never embeds whole corpora.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.utils.data import DataLoader
+
+from era_exp.data.schema import Corpus, Task
+from era_exp.stages.config import AlignmentConfig
+from era_exp.stages.data import RowBatches, batch_loader
+from era_exp.stages.trainer import fit, seed_all
+
+LOSSES = ("cosine", "mse", "smooth_l1")
+
+
+def sample_alignment_docs(
+    tasks: Sequence[Task], samples_per_task: int = 1000, seed: int = 42
+) -> list[tuple[Corpus, list[int]]]:
+    """Corpus rows to embed for Stage 1: up to ``samples_per_task`` distinct documents per task.
+
+    Each task's sample depends only on ``seed`` and the task's name, so adding or removing other
+    tasks does not change it. Tasks sharing a corpus contribute to one deduplicated, sorted row
+    list for that corpus; corpora appear in order of first use.
+    """
+    if samples_per_task < 1:
+        raise ValueError(f"samples_per_task must be >= 1, got {samples_per_task}")
+    chosen: dict[str, tuple[Corpus, set[int]]] = {}
+    for task in tasks:
+        rng = random.Random(f"{seed}:{task.name}")
+        rows = rng.sample(range(len(task.corpus)), min(samples_per_task, len(task.corpus)))
+        chosen.setdefault(task.corpus.key, (task.corpus, set()))[1].update(rows)
+    return [(corpus, sorted(rows)) for corpus, rows in chosen.values()]
+
+
+def alignment_loss(pred: Tensor, target: Tensor, kind: str = "cosine") -> Tensor:
+    """Loss between adapted query-model vectors and document-model vectors of the same texts.
+
+    ``cosine`` is 1 - mean cosine; ``mse`` and ``smooth_l1`` compare against the L2-normalised
+    target, since adapter outputs are unit vectors.
+    """
+    if kind == "cosine":
+        return 1.0 - F.cosine_similarity(pred, target, dim=-1).mean()
+    target = F.normalize(target, dim=-1)
+    if kind == "mse":
+        return F.mse_loss(pred, target)
+    if kind == "smooth_l1":
+        return F.smooth_l1_loss(pred, target)
+    raise ValueError(f"unknown alignment loss {kind!r}; expected one of {list(LOSSES)}")
+
+
+def holdout_size(n: int, holdout: float) -> int:
+    """Rows held out: round(n * holdout), at least one when holdout > 0, leaving one to train on."""
+    if not 0.0 <= holdout < 1.0:
+        raise ValueError(f"holdout must be in [0, 1), got {holdout}")
+    if n < 1:
+        raise ValueError("no alignment pairs to train on")
+    wanted = max(1, round(n * holdout)) if holdout > 0 else 0
+    return min(wanted, n - 1)
+
+
+class AlignmentDataModule(pl.LightningDataModule):
+    """Pairs (Q(t), D(t)) split once, with a seeded permutation, into training and held-out rows."""
+
+    def __init__(
+        self, q_emb: Tensor, d_emb: Tensor, batch_size: int = 256, holdout: float = 0.1, seed: int = 42
+    ) -> None:
+        super().__init__()
+        if q_emb.ndim != 2 or d_emb.ndim != 2 or len(q_emb) != len(d_emb):
+            raise ValueError(
+                "alignment embeddings must be (n, dQ) and (n, dD); "
+                f"got {tuple(q_emb.shape)}, {tuple(d_emb.shape)}"
+            )
+        self.batch_size, self.seed = batch_size, seed
+        order = torch.randperm(len(q_emb), generator=torch.Generator().manual_seed(seed))
+        n_val = holdout_size(len(q_emb), holdout)
+        val_rows, train_rows = order[:n_val].sort().values, order[n_val:].sort().values
+        q, d = q_emb.float(), d_emb.float()
+        self.train_set = RowBatches(q[train_rows], d[train_rows])
+        self.val_set = RowBatches(q[val_rows], d[val_rows])
+
+    def train_dataloader(self) -> DataLoader:
+        return batch_loader(self.train_set, self.batch_size, shuffle=True, seed=self.seed)
+
+    def val_dataloader(self) -> DataLoader:
+        return batch_loader(self.val_set, self.batch_size, shuffle=False)
+
+
+class AlignmentModule(pl.LightningModule):
+    """Trains ``adapter`` with AdamW at a constant learning rate on an alignment loss."""
+
+    def __init__(
+        self, adapter: nn.Module, loss: str = "cosine", lr: float = 1e-3, weight_decay: float = 0.01
+    ):
+        super().__init__()
+        if loss not in LOSSES:
+            raise ValueError(f"unknown alignment loss {loss!r}; expected one of {list(LOSSES)}")
+        self.adapter, self.loss_kind, self.lr, self.weight_decay = adapter, loss, lr, weight_decay
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.adapter(x)
+
+    def _loss(self, batch: tuple[Tensor, Tensor], name: str) -> Tensor:
+        q, d = batch
+        loss = alignment_loss(self.adapter(q), d, self.loss_kind)
+        self.log(name, loss, on_step=False, on_epoch=True, batch_size=len(q))
+        return loss
+
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        return self._loss(batch, "align/train_loss")
+
+    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        return self._loss(batch, "align/val_loss")
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.AdamW(self.adapter.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+
+
+def train_alignment(
+    adapter: nn.Module,
+    q_emb: Tensor,
+    d_emb: Tensor,
+    cfg: AlignmentConfig,
+    seed: int = 42,
+    trainer_kwargs: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Run Stage 1 on ``adapter`` in place for ``cfg.epochs`` epochs, keeping the last weights.
+
+    Returns the last epoch's mean training loss, the held-out loss of the final weights (None
+    without a holdout), epochs run, wall seconds and the split sizes.
+    """
+    seed_all(seed)
+    datamodule = AlignmentDataModule(q_emb, d_emb, cfg.batch_size, cfg.holdout, seed)
+    module = AlignmentModule(adapter, cfg.loss, cfg.lr, cfg.weight_decay)
+    n_val = len(datamodule.val_set)
+    kwargs = {} if n_val else {"limit_val_batches": 0}
+    kwargs.update(trainer_kwargs or {})
+    start = time.perf_counter()
+    trainer = fit(module, datamodule, cfg.epochs, trainer_kwargs=kwargs)
+    seconds = time.perf_counter() - start
+    metrics = trainer.callback_metrics
+    return {
+        "train_loss": float(metrics["align/train_loss"]),
+        "val_loss": float(metrics["align/val_loss"]) if "align/val_loss" in metrics else None,
+        "epochs": trainer.current_epoch,
+        "seconds": seconds,
+        "n_train": len(datamodule.train_set),
+        "n_val": n_val,
+    }

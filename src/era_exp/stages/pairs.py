@@ -1,0 +1,124 @@
+"""Stage 2 training examples: (query, one fixed positive, mined negatives) as tensors."""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from era_exp.data.schema import Corpus, Query
+from era_exp.stages.config import MinerConfig
+from era_exp.stages.data import Rows, gather_rows
+from era_exp.stages.negatives import mine_negatives
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PairSet:
+    """Aligned rows: query (n, dQ) query-model vectors, positive (n, dD), negatives (n, k, dD)."""
+
+    query: Tensor
+    positive: Tensor
+    negatives: Tensor
+
+    def __post_init__(self) -> None:
+        n = len(self.query)
+        if (
+            self.query.ndim != 2
+            or self.positive.ndim != 2
+            or self.negatives.ndim != 3
+            or len(self.positive) != n
+            or len(self.negatives) != n
+            or self.negatives.shape[2] != self.positive.shape[1]
+        ):
+            raise ValueError(
+                "PairSet needs query (n, dQ), positive (n, dD), negatives (n, k, dD); got "
+                f"{tuple(self.query.shape)}, {tuple(self.positive.shape)}, {tuple(self.negatives.shape)}"
+            )
+
+    def __len__(self) -> int:
+        return len(self.query)
+
+
+def concat_pairs(sets: Sequence[PairSet]) -> PairSet:
+    """One PairSet holding the rows of ``sets`` in order (e.g. the training pairs of all tasks)."""
+    if not sets:
+        raise ValueError("no pair sets to concatenate")
+    return PairSet(
+        torch.cat([s.query for s in sets]),
+        torch.cat([s.positive for s in sets]),
+        torch.cat([s.negatives for s in sets]),
+    )
+
+
+def choose_positive(query: Query, corpus: Corpus, seed: int) -> int | None:
+    """Corpus row of one relevant document (score > 0) chosen uniformly; fixed by seed and qid."""
+    rows = sorted(corpus.position(doc) for doc, score in query.labels.items() if score > 0 and doc in corpus)
+    return random.Random(f"{seed}:{query.qid}").choice(rows) if rows else None
+
+
+def build_pairs(
+    queries: Sequence[Query],
+    corpus: Corpus,
+    query_vecs: Rows,
+    teacher_vecs: Tensor,
+    doc_vecs: Rows,
+    miner_cfg: MinerConfig,
+    seed: int = 42,
+) -> PairSet:
+    """Training pairs for ``queries`` of one task.
+
+    ``query_vecs`` (nq, dQ) are the query model's vectors (what the adapter sees), ``teacher_vecs``
+    (nq, dD) the teacher's vectors used for mining, ``doc_vecs`` (nd, dD) the corpus in the document
+    model's space; it may be a numpy memmap, of which only the needed rows are read. Queries none of
+    whose relevant documents are in the corpus are skipped with a warning.
+    """
+    if not len(query_vecs) == len(teacher_vecs) == len(queries):
+        raise ValueError(
+            f"{len(queries)} queries but {len(query_vecs)} query vectors "
+            f"and {len(teacher_vecs)} teacher vectors"
+        )
+    if len(doc_vecs) != len(corpus):
+        raise ValueError(
+            f"corpus {corpus.key} has {len(corpus)} documents but {len(doc_vecs)} document vectors"
+        )
+    positives = [choose_positive(q, corpus, seed) for q in queries]
+    kept = [i for i, row in enumerate(positives) if row is not None]
+    if len(kept) < len(queries):
+        missing = [queries[i].qid for i, row in enumerate(positives) if row is None]
+        log.warning(
+            "corpus %s: %d of %d queries have no relevant document in the corpus and are skipped (e.g. %s)",
+            corpus.key,
+            len(missing),
+            len(queries),
+            missing[:5],
+        )
+    if not kept:
+        raise ValueError(f"corpus {corpus.key}: none of {len(queries)} queries has a relevant document in it")
+    labelled = [{corpus.position(doc) for doc in queries[i].labels if doc in corpus} for i in kept]
+    pos = torch.tensor([positives[i] for i in kept], dtype=torch.long)
+    keep = torch.tensor(kept, dtype=torch.long)
+    negatives = mine_negatives(
+        teacher_vecs[keep.to(teacher_vecs.device)],
+        doc_vecs,
+        pos.tolist(),
+        labelled,
+        strategy=miner_cfg.strategy,
+        n_negatives=miner_cfg.n_negatives,
+        top_k=miner_cfg.top_k,
+        margin=miner_cfg.margin,
+        pool=miner_cfg.pool,
+        seed=seed,
+    )
+    needed, local = torch.unique(torch.cat([pos, negatives.flatten()]), return_inverse=True)
+    rows = gather_rows(doc_vecs, needed).cpu()
+    return PairSet(
+        query=gather_rows(query_vecs, keep).cpu(),
+        positive=rows[local[: len(pos)]],
+        negatives=rows[local[len(pos) :]].view(len(pos), miner_cfg.n_negatives, -1),
+    )
