@@ -1,0 +1,1 @@
+"""Thin command-line entry points: era-run, era-encode, era-report."""

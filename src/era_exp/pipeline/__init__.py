@@ -1,0 +1,1 @@
+"""One era-exp run end to end: plan → encode (cached) → stages → retrieval → evaluation → results."""

@@ -1,0 +1,45 @@
+"""The embeddings a run needs, each read from the content-addressed cache or encoded once.
+
+Models load lazily: with a warm cache a run never touches model weights. Corpora are keyed by
+``Corpus.key``, so tasks that share a corpus share one array.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from era_exp.data.schema import Corpus, Query
+from era_exp.embed.cache import EmbeddingCache
+
+
+class RunEmbeddings:
+    """Memoised access to query and document embeddings for one run."""
+
+    def __init__(self, cache: EmbeddingCache, query_model, doc_model) -> None:
+        self.cache = cache
+        self.query_model = query_model
+        self.doc_model = doc_model
+        self._corpora: dict[str, np.ndarray] = {}
+
+    @property
+    def symmetric(self) -> bool:
+        """Whether both sides are the same model (decided by identity, never by dimension)."""
+        return self.query_model.identity == self.doc_model.identity
+
+    def corpus(self, corpus: Corpus) -> np.ndarray:
+        """Document-model embeddings of a whole corpus (documents are never instructed)."""
+        if corpus.key not in self._corpora:
+            texts = self.doc_model.format_docs(list(corpus.texts))
+            self._corpora[corpus.key] = self.cache.get_or_encode(self.doc_model, texts)
+        return self._corpora[corpus.key]
+
+    def queries(self, queries: Sequence[Query], model: str = "query") -> np.ndarray:
+        """Instructed query embeddings from the ``query`` or the ``doc`` model."""
+        embedder = self.query_model if model == "query" else self.doc_model
+        return self.cache.get_or_encode(embedder, embedder.format_queries(list(queries)))
+
+    def docs_with_query_model(self, texts: Sequence[str]) -> np.ndarray:
+        """Stage-1 alignment inputs: the query model on sampled documents, without instructions."""
+        return self.cache.get_or_encode(self.query_model, self.query_model.format_docs(list(texts)))

@@ -1,0 +1,95 @@
+"""Which tasks a run trains on and which queries it scores, decided once for every method.
+
+Settings (era-method.md): ``in_domain`` trains on every task's train split and scores every test
+split; ``lodo`` trains on all domains but ``holdout_domain`` and scores that domain on all its
+labelled queries; ``domain_specific`` trains on ``domain`` only and scores every test split.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from era_exp.data.schema import Query, Task
+from era_exp.data.split import Split, eval_queries, split_queries
+
+SETTINGS = ("in_domain", "lodo", "domain_specific")
+
+
+class PlanError(ValueError):
+    """The requested setting cannot be planned on the selected tasks."""
+
+
+@dataclass(frozen=True)
+class TaskPlan:
+    """One evaluation unit with its query split and its role in the run."""
+
+    task: Task
+    split: Split
+    trains: bool
+    eval_split: str
+
+    @property
+    def scored_queries(self) -> tuple[Query, ...]:
+        """The queries this run scores on the task."""
+        return self.task.labelled_queries if self.eval_split == "all" else self.split.test
+
+
+def plan_run(
+    tasks: Sequence[Task],
+    *,
+    setting: str,
+    trains: bool,
+    train_ratio: float,
+    seed: int,
+    eval_split: str = "test",
+    holdout_domain: str | None = None,
+    domain: str | None = None,
+) -> list[TaskPlan]:
+    """Split every task and mark the ones the stages train on."""
+    if setting not in SETTINGS:
+        raise PlanError(f"unknown setting {setting!r}; choose one of {', '.join(SETTINGS)}")
+    if eval_split not in {"test", "all"}:
+        raise PlanError(f"eval.split must be 'test' or 'all', got {eval_split!r}")
+    if trains and eval_split == "all":
+        raise PlanError(
+            "eval.split=all scores training queries; methods with an adapter are scored on the test split only"
+        )
+    domains = sorted({task.domain for task in tasks})
+    chosen = holdout_domain if setting == "lodo" else domain if setting == "domain_specific" else None
+    if setting != "in_domain":
+        key = "holdout_domain" if setting == "lodo" else "domain"
+        if chosen is None:
+            raise PlanError(f"setting={setting} needs {key}=<Domain>; the selected tasks cover {domains}")
+        if chosen not in domains:
+            raise PlanError(f"{key}={chosen!r} has no selected task; the selected tasks cover {domains}")
+    plans = []
+    for task in tasks:
+        task_trains = trains and _trains_on(setting, task.domain, chosen)
+        scores_all = eval_split == "all" or (setting == "lodo" and task.domain == chosen)
+        plans.append(
+            TaskPlan(
+                task=task,
+                split=split_queries(task, train_ratio, seed=seed)
+                if task_trains
+                else _eval_only_split(task, seed),
+                trains=task_trains,
+                eval_split="all" if scores_all else "test",
+            )
+        )
+    if trains and not any(plan.trains for plan in plans):
+        raise PlanError(f"setting={setting} leaves no task to train on among {[t.name for t in tasks]}")
+    return plans
+
+
+def _trains_on(setting: str, task_domain: str, chosen: str | None) -> bool:
+    if setting == "lodo":
+        return task_domain != chosen
+    if setting == "domain_specific":
+        return task_domain == chosen
+    return True
+
+
+def _eval_only_split(task: Task, seed: int) -> Split:
+    """The split of a task nobody trains on: its test queries only."""
+    return Split(train=(), val=(), test=eval_queries(task, "test", seed=seed))

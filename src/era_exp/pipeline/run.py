@@ -1,0 +1,139 @@
+"""One run: compose data, embeddings, stages, retrieval and evaluation into results.json."""
+
+from __future__ import annotations
+
+import logging
+import resource
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from era_exp.adapters.store import AdapterMeta, save_adapter
+from era_exp.embed.cache import EmbeddingCache
+from era_exp.evaluate.aggregate import aggregate
+from era_exp.pipeline.embeddings import RunEmbeddings
+from era_exp.pipeline.plan import plan_run
+from era_exp.pipeline.results import completed_results, run_key, write_results
+from era_exp.pipeline.score import score_tasks
+from era_exp.pipeline.train import train_stages
+
+log = logging.getLogger(__name__)
+
+
+def run(cfg: DictConfig, out_dir: str | Path, trainer_kwargs: dict | None = None) -> dict:
+    """Execute the run ``cfg`` describes, writing everything under ``out_dir``; return its results."""
+    out_dir = Path(out_dir)
+    key = run_key(cfg)
+    if cfg.get("skip_completed", True) and (done := completed_results(out_dir, key)):
+        log.info("%s already holds complete results for run %s: skipped", out_dir, key)
+        return done
+    timings: dict[str, float] = {}
+    with _timed(timings, "load_data"):
+        tasks = instantiate(cfg.data).load()
+        method = cfg.method
+        trains = bool(method.alignment or method.adaptation)
+        plans = plan_run(
+            tasks,
+            setting=cfg.setting.name,
+            trains=trains,
+            train_ratio=cfg.train_ratio,
+            seed=cfg.seed,
+            eval_split=cfg.eval.split,
+            holdout_domain=cfg.holdout_domain,
+            domain=cfg.domain,
+        )
+    cache = EmbeddingCache(cfg.paths.cache_dir)
+    emb = RunEmbeddings(cache, instantiate(cfg.query_embedder), instantiate(cfg.doc_embedder))
+    with _timed(timings, "stages"):
+        adapter, stages = train_stages(plans, emb, cfg, trainer_kwargs)
+    if adapter is not None:
+        _save_adapter(out_dir, adapter, emb, cfg, stages)
+    with _timed(timings, "evaluate"):
+        units = score_tasks(plans, emb, adapter, cfg, out_dir)
+    metrics = list(cfg.eval.metrics)
+    summary = aggregate(
+        {unit: values for unit, values in units.items()},
+        {plan.task.name: plan.task.task for plan in plans},
+        {plan.task.task: plan.task.domain for plan in plans},
+        metrics,
+    )
+    for plan in plans:
+        summary["per_task"][plan.task.task].update(domain=plan.task.domain)
+    results = {
+        "run_key": key,
+        "run": {
+            "method": method.name,
+            "query_embedder": cfg.query_embedder.name,
+            "doc_embedder": cfg.doc_embedder.name,
+            "query_model_used": cfg.query_embedder.name if trains else cfg.doc_embedder.name,
+            "train_ratio": cfg.train_ratio if trains else None,
+            "setting": cfg.setting.name,
+            "holdout_domain": cfg.holdout_domain,
+            "domain": cfg.domain,
+            "seed": cfg.seed,
+        },
+        **summary,
+        "per_unit": units,
+        "split_sizes": {
+            plan.task.name: {
+                "labelled": len(plan.task.labelled_queries),
+                "train": len(plan.split.train) if plan.trains else 0,
+                "val": len(plan.split.val),
+                "test": len(plan.split.test),
+                "scored": len(plan.scored_queries),
+                "eval_split": plan.eval_split,
+                "trains": plan.trains,
+            }
+            for plan in plans
+        },
+        "stages": stages,
+        "cache": cache.stats.as_dict(),
+        "timings": timings,
+        "peak_rss_mib": _peak_rss_mib(),
+        "config": OmegaConf.to_container(cfg, resolve=True),
+    }
+    write_results(out_dir, results)
+    log.info(
+        "nDCG@10 %.4f (mean over %d tasks) -> %s",
+        results["overall"]["ndcg@10"],
+        len(summary["per_task"]),
+        out_dir,
+    )
+    return results
+
+
+def _save_adapter(out_dir: Path, adapter, emb: RunEmbeddings, cfg: DictConfig, stages: dict) -> None:
+    meta = AdapterMeta(
+        query_identity=emb.query_model.identity,
+        query_name=cfg.query_embedder.name,
+        doc_identity=emb.doc_model.identity,
+        doc_name=cfg.doc_embedder.name,
+        d_in=emb.query_model.dim,
+        d_out=emb.doc_model.dim,
+        kind=cfg.adapter.kind,
+        method=cfg.method.name,
+        train_ratio=cfg.train_ratio if cfg.method.adaptation else None,
+        seed=cfg.seed,
+        training_data_hash=run_key(cfg),
+        options=adapter.options(),
+    )
+    save_adapter(out_dir / "adapter", adapter, meta)
+
+
+@contextmanager
+def _timed(timings: dict[str, float], name: str):
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[name] = round(time.perf_counter() - start, 3)
+
+
+def _peak_rss_mib() -> float:
+    """Peak resident memory of this process so far (Linux reports KiB, macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)

@@ -1,0 +1,78 @@
+"""The run plan: which tasks train and which queries each setting scores."""
+
+from __future__ import annotations
+
+import pytest
+
+from era_exp.data.schema import Corpus, Query, Task
+from era_exp.pipeline.plan import PlanError, plan_run
+
+
+def _task(name: str, domain: str, n_queries: int = 40) -> Task:
+    corpus = Corpus(
+        key=f"{name}-corpus", ids=tuple(f"d{i}" for i in range(n_queries)), texts=("x",) * n_queries
+    )
+    queries = tuple(Query(f"q{i}", "find it", f"query {i}", {f"d{i}": 1}) for i in range(n_queries))
+    return Task(name=name, task=name, domain=domain, queries=queries, corpus=corpus)
+
+
+TASKS = [_task("A", "Code"), _task("B", "Legal"), _task("C", "Legal", 60)]
+
+
+def test_in_domain_trains_everywhere_and_scores_test_splits() -> None:
+    plans = plan_run(TASKS, setting="in_domain", trains=True, train_ratio=0.2, seed=42)
+    assert all(plan.trains and plan.eval_split == "test" for plan in plans)
+    for plan in plans:
+        assert len(plan.split.train) == int(len(plan.task.queries) * 0.2)
+        assert [q.qid for q in plan.scored_queries] == [q.qid for q in plan.split.test]
+        assert not {q.qid for q in plan.split.train} & {q.qid for q in plan.split.test}
+
+
+def test_lodo_holds_out_a_domain_and_scores_all_its_queries() -> None:
+    plans = {
+        p.task.name: p
+        for p in plan_run(
+            TASKS, setting="lodo", trains=True, train_ratio=0.2, seed=42, holdout_domain="Legal"
+        )
+    }
+    assert plans["A"].trains and plans["A"].eval_split == "test"
+    for name in ("B", "C"):
+        assert not plans[name].trains and plans[name].split.train == ()
+        assert plans[name].eval_split == "all" and len(plans[name].scored_queries) == len(
+            TASKS[1 if name == "B" else 2].queries
+        )
+
+
+def test_domain_specific_trains_on_one_domain_and_scores_every_test_split() -> None:
+    plans = {
+        p.task.name: p
+        for p in plan_run(
+            TASKS, setting="domain_specific", trains=True, train_ratio=0.2, seed=42, domain="Code"
+        )
+    }
+    assert plans["A"].trains and not plans["B"].trains and not plans["C"].trains
+    assert all(plan.eval_split == "test" for plan in plans.values())
+    in_domain = {
+        p.task.name: p for p in plan_run(TASKS, setting="in_domain", trains=False, train_ratio=0.2, seed=42)
+    }
+    assert plans["B"].scored_queries == in_domain["B"].scored_queries, "same test queries whatever trains"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"setting": "lodo"}, "needs holdout_domain"),
+        ({"setting": "lodo", "holdout_domain": "Finance"}, "has no selected task"),
+        ({"setting": "domain_specific"}, "needs domain"),
+        ({"setting": "nowhere"}, "unknown setting"),
+        ({"setting": "in_domain", "eval_split": "all"}, "test split only"),
+    ],
+)
+def test_bad_settings_are_clear_errors(kwargs: dict, message: str) -> None:
+    with pytest.raises(PlanError, match=message):
+        plan_run(TASKS, trains=True, train_ratio=0.2, seed=42, **kwargs)
+
+
+def test_zero_shot_can_score_every_labelled_query() -> None:
+    plans = plan_run(TASKS, setting="in_domain", trains=False, train_ratio=0.2, seed=42, eval_split="all")
+    assert [len(p.scored_queries) for p in plans] == [40, 40, 60]
