@@ -55,7 +55,8 @@ def test_ranx_ndcg_matches_trec_eval_on_graded_nfcorpus(mair_lite_root: Path) ->
     queries = _read_jsonl(mair_lite_root / "NFCorpus" / "queries.jsonl")[:120]
     docs = _read_jsonl(mair_lite_root / "NFCorpus" / "docs.jsonl")
     qrels = {q["qid"]: {label["id"]: label["score"] for label in q["labels"]} for q in queries}
-    assert {grade for labels in qrels.values() for grade in labels.values()} == {1, 2}, "graded labels expected"
+    grades = {grade for labels in qrels.values() for grade in labels.values()}
+    assert grades == {1, 2}, "graded labels expected"
     run = _tfidf_run(queries, docs)
     means, per_query = evaluate_run(qrels, run, ["ndcg@10"])
     expected = {

@@ -27,7 +27,7 @@ def test_exact_top_k_matches_brute_force(backend: str) -> None:
 
 def test_k_is_capped_at_corpus_size_and_dims_must_match() -> None:
     rng = np.random.default_rng(1)
-    scores, rows = search(_unit_rows(rng, 3, 8), _unit_rows(rng, 5, 8), k=100)
+    _, rows = search(_unit_rows(rng, 3, 8), _unit_rows(rng, 5, 8), k=100)
     assert rows.shape == (3, 5) and sorted(rows[0]) == [0, 1, 2, 3, 4]
     with pytest.raises(ValueError, match="dim"):
         search(_unit_rows(rng, 3, 8), _unit_rows(rng, 5, 9))

@@ -28,7 +28,9 @@ def evaluate_run(
     """
     missing = sorted(set(qrels) - set(run))
     if missing:
-        raise EvaluationError(f"task {name!r}: {len(missing)} queries have no retrieved documents, e.g. {missing[:3]}")
+        raise EvaluationError(
+            f"task {name!r}: {len(missing)} queries have no retrieved documents, e.g. {missing[:3]}"
+        )
     if not qrels:
         raise EvaluationError(f"task {name!r}: no labelled queries to evaluate")
     run = {qid: dict(run[qid]) for qid in qrels}

@@ -53,7 +53,7 @@ def plan_run(
         raise PlanError(f"eval.split must be 'test' or 'all', got {eval_split!r}")
     if trains and eval_split == "all":
         raise PlanError(
-            "eval.split=all scores training queries; methods with an adapter are scored on the test split only"
+            "eval.split=all would score training queries; adapter methods are scored on the test split only"
         )
     domains = sorted({task.domain for task in tasks})
     chosen = holdout_domain if setting == "lodo" else domain if setting == "domain_specific" else None

@@ -9,6 +9,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf
+from torch import Tensor
 
 from era_exp.adapters.init import apply_init
 from era_exp.adapters.modules import adapt, build_adapter
@@ -88,7 +89,7 @@ def _adapt(
     return {"teacher": teacher, "train_pairs": len(train), "val_pairs": len(val), **result}
 
 
-def _teacher_vectors(teacher: str, adapter, queries, query_vecs: torch.Tensor, emb: RunEmbeddings) -> torch.Tensor:
+def _teacher_vectors(teacher: str, adapter, queries, query_vecs: Tensor, emb: RunEmbeddings) -> Tensor:
     """Query vectors in the document space that rank candidates for negative mining.
 
     Called before Stage 2 starts, so ``adapter`` still holds the Stage-1 weights.

@@ -63,7 +63,9 @@ def search(
     return scores, indices
 
 
-def _search_torch(queries: np.ndarray, docs: np.ndarray, k: int, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+def _search_torch(
+    queries: np.ndarray, docs: np.ndarray, k: int, batch_size: int
+) -> tuple[np.ndarray, np.ndarray]:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     doc_t = torch.from_numpy(docs).to(device)
     out_scores, out_idx = [], []

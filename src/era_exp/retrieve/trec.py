@@ -32,13 +32,20 @@ def write_run(path: str | Path, run: Mapping[str, Mapping[str, float]], tag: str
     lines = []
     for qid in sorted(run):
         ranked = sorted(run[qid].items(), key=lambda item: (-item[1], item[0]))
-        lines.extend(f"{encode_id(qid)} Q0 {encode_id(doc)} {rank} {score:.6f} {tag}" for rank, (doc, score) in enumerate(ranked, 1))
+        lines.extend(
+            f"{encode_id(qid)} Q0 {encode_id(doc)} {rank} {score:.6f} {tag}"
+            for rank, (doc, score) in enumerate(ranked, 1)
+        )
     return atomic_write_text(path, "\n".join(lines) + "\n")
 
 
 def write_qrels(path: str | Path, qrels: Mapping[str, Mapping[str, int]]) -> Path:
     """Write ``{qid: {doc_id: grade}}`` as ``qid 0 doc grade`` lines."""
-    lines = [f"{encode_id(qid)} 0 {encode_id(doc)} {grade}" for qid in sorted(qrels) for doc, grade in sorted(qrels[qid].items())]
+    lines = [
+        f"{encode_id(qid)} 0 {encode_id(doc)} {grade}"
+        for qid in sorted(qrels)
+        for doc, grade in sorted(qrels[qid].items())
+    ]
     return atomic_write_text(path, "\n".join(lines) + "\n")
 
 
@@ -50,7 +57,9 @@ def read_run(path: str | Path) -> dict[str, dict[str, float]]:
             continue
         parts = line.split()
         if len(parts) != 6:
-            raise ValueError(f"{path}:{number}: expected 6 fields 'qid Q0 doc rank score tag', got {len(parts)}")
+            raise ValueError(
+                f"{path}:{number}: expected 'qid Q0 doc rank score tag', got {len(parts)} fields"
+            )
         run.setdefault(decode_id(parts[0]), {})[decode_id(parts[2])] = float(parts[4])
     return run
 
