@@ -1,0 +1,34 @@
+"""``era-report SWEEP_DIR``: tables, significance tests, plots and an HTML page for a sweep folder."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from era_exp.report.build import ReportError, build_report
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Build the report of a sweep folder; exit 2 when it holds no finished run."""
+    parser = argparse.ArgumentParser(prog="era-report", description=__doc__.split(":", 1)[1].strip())
+    parser.add_argument("sweep_dir", help="folder holding run folders (results.json + DONE), at any depth")
+    parser.add_argument("--out", default=None, help="output folder (default: SWEEP_DIR/report)")
+    parser.add_argument(
+        "--alpha", type=float, default=0.05, help="p-value threshold of the paired t-tests (default 0.05)"
+    )
+    args = parser.parse_args(argv)
+    try:
+        report = build_report(args.sweep_dir, args.out, args.alpha)
+    except ReportError as error:
+        print(f"era-report: {error}", file=sys.stderr)
+        return 2
+    print(f"{len(report.runs)} finished runs, {len(report.incomplete)} skipped")
+    for skipped in report.incomplete:
+        print(f"  skipped {skipped.path}: {skipped.reason}")
+    print(f"report: {report.out_dir / 'index.html'} ({len(report.files)} files)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Sweep reports: collect finished runs, tabulate, test significance, plot, and render a dashboard."""

@@ -1,0 +1,228 @@
+"""Find the finished runs of a sweep folder and flatten their results.json into one tidy table.
+
+A run folder counts only when its ``DONE`` marker names the run key inside ``results.json``
+(the pipeline writes DONE last), so half-written, crashed and still-running runs are listed, not read.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import pandas as pd
+
+from era_exp.pipeline.results import DONE_FILE, RESULTS_FILE
+
+# Files or folders whose presence marks a directory as a run folder (finished or not).
+_RUN_MARKERS = (RESULTS_FILE, DONE_FILE, ".hydra")
+# Methods in the order tables and plots list them; others follow alphabetically.
+METHOD_ORDER = ("zero_shot", "align_only", "label_only", "era")
+# The run-level columns of the tidy table, in order.
+RUN_COLUMNS = (
+    "run_dir",
+    "run_key",
+    "pair",
+    "query_embedder",
+    "doc_embedder",
+    "query_model_used",
+    "method",
+    "train_ratio",
+    "setting",
+    "holdout_domain",
+    "train_domain",
+    "seed",
+    "eval_split",
+)
+
+
+class Context(NamedTuple):
+    """What must match for two runs to be compared: everything but pair, method and train ratio."""
+
+    setting: str
+    holdout_domain: str | None
+    train_domain: str | None
+    seed: int
+    eval_split: str
+
+    def label(self) -> str:
+        """Short human-readable description, e.g. ``in_domain · seed 42 · eval test``."""
+        parts = [self.setting]
+        if self.holdout_domain:
+            parts.append(f"holdout {self.holdout_domain}")
+        if self.train_domain:
+            parts.append(f"domain {self.train_domain}")
+        parts += [f"seed {self.seed}", f"eval {self.eval_split}"]
+        return " · ".join(parts)
+
+    def slug(self) -> str:
+        """File-name-safe form of :meth:`label`."""
+        return "_".join(str(part) for part in self if part is not None).replace("/", "-").replace(" ", "-")
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One finished run: its folder and parsed results.json."""
+
+    path: Path
+    results: dict
+
+    @property
+    def info(self) -> dict:
+        """The ``run`` block of results.json (method, embedders, ratio, setting, seed...)."""
+        return self.results["run"]
+
+    @property
+    def method(self) -> str:
+        return self.info["method"]
+
+    @property
+    def query_embedder(self) -> str:
+        return self.info["query_embedder"]
+
+    @property
+    def doc_embedder(self) -> str:
+        return self.info["doc_embedder"]
+
+    @property
+    def pair(self) -> str:
+        """``query_embedder→doc_embedder``."""
+        return pair_label(self.query_embedder, self.doc_embedder)
+
+    @property
+    def train_ratio(self) -> float | None:
+        """The train ratio, or ``None`` for methods that do not train (zero_shot, align_only)."""
+        ratio = self.info.get("train_ratio")
+        return None if ratio is None else float(ratio)
+
+    @property
+    def eval_split(self) -> str:
+        return str(self.results.get("config", {}).get("eval", {}).get("split", "test"))
+
+    @property
+    def context(self) -> Context:
+        info = self.info
+        return Context(
+            info.get("setting", "in_domain"),
+            info.get("holdout_domain"),
+            info.get("domain"),
+            int(info.get("seed", 0)),
+            self.eval_split,
+        )
+
+
+@dataclass(frozen=True)
+class Incomplete:
+    """A run folder that was skipped, and why."""
+
+    path: Path
+    reason: str
+
+
+@dataclass(frozen=True)
+class Scan:
+    """The outcome of scanning a sweep folder."""
+
+    runs: list[RunRecord]
+    incomplete: list[Incomplete]
+
+
+def pair_label(query_embedder: str, doc_embedder: str) -> str:
+    """The pair as shown in tables: ``query→doc``."""
+    return f"{query_embedder}→{doc_embedder}"
+
+
+def method_sort_key(method: str) -> tuple[int, str]:
+    """Sort methods in :data:`METHOD_ORDER`, then alphabetically."""
+    return (METHOD_ORDER.index(method) if method in METHOD_ORDER else len(METHOD_ORDER), method)
+
+
+def scan_sweep(sweep_dir: Path, exclude: Path | None = None) -> Scan:
+    """Every run folder under ``sweep_dir`` (itself included), split into finished and skipped ones."""
+    folders: set[Path] = set()
+    for marker in _RUN_MARKERS:
+        folders.update(hit.parent for hit in sweep_dir.rglob(marker))
+    if exclude is not None:
+        exclude = exclude.resolve()
+        folders = {f for f in folders if not f.resolve().is_relative_to(exclude)}
+    runs, incomplete = [], []
+    for folder in sorted(folders):
+        record = _read_run(folder)
+        if isinstance(record, RunRecord):
+            runs.append(record)
+        else:
+            incomplete.append(Incomplete(folder, record))
+    return Scan(runs, incomplete)
+
+
+def _read_run(folder: Path) -> RunRecord | str:
+    """The folder's finished run, or the reason it is not one."""
+    results_path, done_path = folder / RESULTS_FILE, folder / DONE_FILE
+    if not results_path.is_file():
+        return "no results.json (unfinished or failed)"
+    if not done_path.is_file():
+        return "no DONE marker (results.json not confirmed)"
+    try:
+        results = json.loads(results_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        return f"{results_path}: unreadable ({error})"
+    missing = [key for key in ("run_key", "run", "overall", "per_domain", "per_task") if key not in results]
+    if missing:
+        return f"{results_path}: missing keys {missing}"
+    if done_path.read_text(encoding="utf-8").strip() != results["run_key"]:
+        return "DONE marker names another run key than results.json"
+    return RunRecord(folder, results)
+
+
+def tidy_frame(runs: list[RunRecord], root: Path) -> pd.DataFrame:
+    """One row per run × task, plus one per run × domain and one per run overall (column ``level``).
+
+    ``train_domain`` is the run's ``domain`` (the training domain of setting=domain_specific);
+    ``domain`` is the domain of the row's task (or of the domain row).
+    """
+    rows: list[dict] = []
+    for record in runs:
+        base = _run_columns(record, root)
+        results = record.results
+        for task, values in results["per_task"].items():
+            rows.append({**base, "level": "task", "task": task, **_task_counts(results, task), **values})
+        for domain, values in results["per_domain"].items():
+            rows.append({**base, "level": "domain", "task": None, "domain": domain, **values})
+        rows.append({**base, "level": "overall", "task": None, "domain": None, **results["overall"]})
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return pd.DataFrame(columns=[*RUN_COLUMNS, "level", "task", "domain"])
+    leading = [*RUN_COLUMNS, "level", "task", "domain", "num_queries"]
+    return frame[leading + [c for c in frame.columns if c not in leading]]
+
+
+def _run_columns(record: RunRecord, root: Path) -> dict:
+    info = record.info
+    return {
+        "run_dir": str(record.path.relative_to(root))
+        if record.path.is_relative_to(root)
+        else str(record.path),
+        "run_key": record.results["run_key"],
+        "pair": record.pair,
+        "query_embedder": record.query_embedder,
+        "doc_embedder": record.doc_embedder,
+        "query_model_used": info.get("query_model_used"),
+        "method": record.method,
+        "train_ratio": record.train_ratio,
+        "setting": record.context.setting,
+        "holdout_domain": record.context.holdout_domain,
+        "train_domain": record.context.train_domain,
+        "seed": record.context.seed,
+        "eval_split": record.eval_split,
+    }
+
+
+def _task_counts(results: dict, task: str) -> dict:
+    """Scored queries of a task, summed over its evaluation units (``Task`` or ``Task/sub``)."""
+    units = [
+        v for unit, v in results.get("per_unit", {}).items() if unit == task or unit.startswith(f"{task}/")
+    ]
+    if not units:
+        return {}
+    return {"num_queries": sum(int(unit.get("num_queries", 0)) for unit in units)}

@@ -1,0 +1,145 @@
+"""PNG figures of a sweep: nDCG@10 against train ratio, method × domain bars, and the pair heatmap.
+
+Figures use matplotlib's object API on the Agg canvas (no pyplot state, no display needed).
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from pathlib import Path
+
+import numpy as np
+from matplotlib.colors import TwoSlopeNorm
+from matplotlib.figure import Figure
+
+from era_exp.io import atomic_write
+from era_exp.report.collect import METHOD_ORDER, Context, method_sort_key
+from era_exp.report.grid import Block, Grid, doc_zero_shot
+
+METRIC = "ndcg@10"
+# One colour per method across every figure; methods beyond METHOD_ORDER share the tail of the palette.
+_PALETTE = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c")
+
+
+def _colour(method: str) -> str:
+    position, name = method_sort_key(method)
+    if position < len(METHOD_ORDER):
+        return _PALETTE[position]
+    return _PALETTE[len(METHOD_ORDER) + zlib.crc32(name.encode()) % (len(_PALETTE) - len(METHOD_ORDER))]
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
+
+
+def ratio_curves(grid: Grid, context: Context, path: Path) -> Path:
+    """One panel per pair: trained methods as lines over train ratio, the others as horizontal lines."""
+    pairs = grid.pairs(context)
+    ratios = sorted({b.ratio for b in grid.blocks if b.context == context and b.ratio is not None})
+    columns = min(3, len(pairs))
+    rows = math.ceil(len(pairs) / columns)
+    fig = Figure(figsize=(4.6 * columns, 3.6 * rows), layout="constrained")
+    axes = fig.subplots(rows, columns, squeeze=False).ravel()
+    for ax, pair in zip(axes, pairs, strict=False):
+        blocks = grid.of(context, pair)
+        points: dict[str, list[tuple[float, float]]] = {}
+        fixed: dict[str, float] = {}
+        for block in blocks:
+            for method, record in block.runs.items():
+                value = record.results["overall"][METRIC]
+                if record.train_ratio is None:
+                    fixed[method] = value
+                else:
+                    points.setdefault(method, []).append((record.train_ratio, value))
+        for method in sorted(points, key=method_sort_key):
+            xs, ys = zip(*sorted(points[method]), strict=True)
+            ax.plot(xs, ys, marker="o", color=_colour(method), label=method)
+        for method in sorted(fixed, key=method_sort_key):
+            ax.axhline(fixed[method], linestyle="--", color=_colour(method), label=f"{method} (no training)")
+        ax.set_title(pair)
+        ax.set_xlabel("train ratio")
+        ax.set_ylabel("nDCG@10 (mean over tasks)")
+        if ratios:
+            ax.set_xticks(ratios)
+            ax.set_xlim(0, max(ratios) * 1.1)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small")
+    for ax in axes[len(pairs) :]:
+        ax.set_visible(False)
+    fig.suptitle(f"nDCG@10 against train ratio — {context.label()}")
+    return _save(fig, path)
+
+
+def domain_bars(block: Block, path: Path) -> Path:
+    """nDCG@10 per domain, one bar per method, for one pair and train ratio."""
+    methods = block.methods
+    domains = sorted({d for record in block.runs.values() for d in record.results["per_domain"]})
+    width = 0.8 / len(methods)
+    x = np.arange(len(domains))
+    fig = Figure(figsize=(max(5.0, 1.3 * len(domains) * max(1, len(methods) / 3)), 3.8), layout="constrained")
+    ax = fig.subplots()
+    values = np.array(
+        [
+            [block.runs[m].results["per_domain"].get(d, {}).get(METRIC, np.nan) for d in domains]
+            for m in methods
+        ]
+    )
+    for i, method in enumerate(methods):
+        offset = (i - (len(methods) - 1) / 2) * width
+        ax.bar(x + offset, values[i], width, label=method, color=_colour(method))
+    ax.set_xticks(x, domains)
+    ax.set_ylabel("nDCG@10")
+    # Headroom above the tallest bar for the legend.
+    ax.set_ylim(0, max(np.nanmax(values, initial=0.0), 0.01) * 1.25)
+    ratio = "no training" if block.ratio is None else f"train ratio {block.ratio:g}"
+    ax.set_title(f"{block.pair}, {ratio} — {block.context.label()}", fontsize="medium")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize="small", ncols=len(methods), loc="upper center")
+    return _save(fig, path)
+
+
+def gain_heatmap(grid: Grid, context: Context, path: Path) -> Path | None:
+    """ERA's nDCG@10 gain in points over the document model's zero-shot, query × document embedder.
+
+    One panel per train ratio; cells without an ERA run or a zero-shot baseline read ``n/a``.
+    ``None`` when the context has no ERA run at all.
+    """
+    era = {
+        (b.query_embedder, b.doc_embedder, b.ratio): b.runs["era"]
+        for b in grid.blocks
+        if b.context == context and "era" in b.runs
+    }
+    if not era:
+        return None
+    queries = sorted({q for q, _, _ in era})
+    docs = sorted({d for _, d, _ in era})
+    ratios = sorted({r for _, _, r in era})
+    baselines = {d: doc_zero_shot(grid.runs, context, d) for d in docs}
+    gains = np.full((len(ratios), len(queries), len(docs)), np.nan)
+    for (q, d, r), record in era.items():
+        if (baseline := baselines[d]) is not None:
+            gain = record.results["overall"][METRIC] - baseline.results["overall"][METRIC]
+            gains[ratios.index(r), queries.index(q), docs.index(d)] = 100 * gain
+    finite = gains[np.isfinite(gains)]
+    limit = float(np.abs(finite).max()) if finite.size and np.abs(finite).max() > 0 else 1.0
+    norm = TwoSlopeNorm(vcenter=0.0, vmin=-limit, vmax=limit)
+    fig = Figure(
+        figsize=(1.5 + 2.2 * len(docs) * len(ratios), 1.4 + 0.9 * len(queries)), layout="constrained"
+    )
+    axes = fig.subplots(1, len(ratios), squeeze=False).ravel()
+    for ax, ratio, panel in zip(axes, ratios, gains, strict=True):
+        image = ax.imshow(np.ma.masked_invalid(panel), cmap="RdBu", norm=norm, aspect="auto")
+        ax.set_facecolor("#e0e0e0")
+        ax.set_xticks(range(len(docs)), docs)
+        ax.set_yticks(range(len(queries)), queries)
+        ax.set_xlabel("document embedder")
+        ax.set_ylabel("query embedder")
+        ax.set_title(f"train ratio {ratio:g}")
+        for (i, j), value in np.ndenumerate(panel):
+            dark = not np.isnan(value) and abs(value) > 0.6 * limit
+            label = "n/a" if np.isnan(value) else f"{value:+.1f}"
+            ax.text(j, i, label, ha="center", va="center", color="white" if dark else "black")
+    fig.colorbar(image, ax=axes.tolist(), label="ERA − doc-model zero-shot (nDCG@10 points)")
+    fig.suptitle(f"ERA gain over the document model's zero-shot — {context.label()}")
+    return _save(fig, path)

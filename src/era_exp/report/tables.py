@@ -1,0 +1,205 @@
+"""Report tables (overall, per domain, significance), rendered both as Markdown and as HTML."""
+
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass, field
+
+from era_exp.report.grid import Block, Grid
+from era_exp.report.significance import BlockComparison
+
+OVERALL_METRICS = (
+    ("ndcg@10", "nDCG@10"),
+    ("ndcg@10_domain_mean", "nDCG@10 (domain mean)"),
+    ("map@100", "MAP@100"),
+    ("recall@100", "R@100"),
+    ("mrr@100", "MRR@100"),
+)
+BORROWED_MARK = "†"
+
+
+@dataclass(frozen=True)
+class Table:
+    """A titled table of strings with notes printed under it."""
+
+    title: str
+    headers: list[str]
+    rows: list[list[str]]
+    notes: list[str] = field(default_factory=list)
+
+    def to_markdown(self) -> str:
+        """GitHub-flavoured Markdown (``|`` inside cells escaped)."""
+        cells = [[c.replace("|", "\\|") for c in row] for row in [self.headers, *self.rows]]
+        lines = [f"## {self.title}", "", "| " + " | ".join(cells[0]) + " |"]
+        lines.append("|" + "|".join("---" for _ in self.headers) + "|")
+        lines += ["| " + " | ".join(row) + " |" for row in cells[1:]]
+        if not self.rows:
+            lines.append("| " + " | ".join("" for _ in self.headers) + " |")
+        lines += ["", *(f"{note}  " for note in self.notes)]
+        return "\n".join(lines).rstrip() + "\n"
+
+    def to_html(self) -> str:
+        """An HTML ``<table>`` with its notes, every cell escaped."""
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in self.headers)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in self.rows
+        )
+        notes = "".join(f"<p class='note'>{html.escape(n)}</p>" for n in self.notes)
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{notes}"
+
+
+def fmt(value: float | None, digits: int = 4) -> str:
+    """A metric value, or ``n/a`` when missing."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{value:.{digits}f}"
+
+
+def fmt_ratio(ratio: float | None) -> str:
+    return "—" if ratio is None else f"{ratio:g}"
+
+
+def fmt_p(p_value: float) -> str:
+    if math.isnan(p_value):
+        return "n/a (no differences)"
+    return f"{p_value:.2e}" if p_value < 1e-3 else f"{p_value:.4f}"
+
+
+def _lead(block: Block, with_context: bool) -> list[str]:
+    return [block.pair, fmt_ratio(block.ratio), *([block.context.label()] if with_context else [])]
+
+
+def _lead_headers(with_context: bool) -> list[str]:
+    return ["pair", "train ratio", *(["context"] if with_context else [])]
+
+
+def _method_label(block: Block, method: str) -> str:
+    return method + (BORROWED_MARK if method in block.borrowed else "")
+
+
+def _borrowed_note(grid: Grid) -> list[str]:
+    if not any(block.borrowed for block in grid.blocks):
+        return []
+    return [
+        f"{BORROWED_MARK} zero_shot of a pair without its own zero_shot run: the document model's zero-shot "
+        "(same numbers by definition), taken from another pair's run."
+    ]
+
+
+def overall_table(grid: Grid, tests: list[BlockComparison | None], test_note: str) -> Table:
+    """Rows = pair × train ratio × method; columns = overall metrics, nDCG@10 with significance letters."""
+    with_context = len(grid.contexts()) > 1
+    headers = [
+        *_lead_headers(with_context),
+        "#",
+        "method",
+        *(label for _, label in OVERALL_METRICS),
+        "tested queries",
+    ]
+    rows = []
+    for block, test in zip(grid.blocks, tests, strict=True):
+        for method, record in block.runs.items():
+            overall = record.results["overall"]
+            values = [fmt(overall.get(key)) for key, _ in OVERALL_METRICS]
+            if test is not None:
+                values[0] += test.superscript(method)
+            rows.append(
+                [
+                    *_lead(block, with_context),
+                    test.letters[method] if test else "",
+                    _method_label(block, method),
+                    *values,
+                    str(test.num_queries) if test else "n/a",
+                ]
+            )
+    notes = [
+        "nDCG@10 is the mean over tasks; the domain mean is the mean of per-domain means. "
+        "Methods that do not train (zero_shot, align_only) are repeated in every train-ratio block "
+        "of their pair.",
+        test_note,
+        *_borrowed_note(grid),
+    ]
+    return Table("Overall", headers, rows, notes)
+
+
+def domain_table(grid: Grid) -> Table:
+    """Rows = pair × train ratio × method; columns = nDCG@10 of each domain."""
+    with_context = len(grid.contexts()) > 1
+    domains = sorted(
+        {d for block in grid.blocks for r in block.runs.values() for d in r.results["per_domain"]}
+    )
+    headers = [*_lead_headers(with_context), "method", *domains, "mean of domains"]
+    rows = []
+    for block in grid.blocks:
+        for method, record in block.runs.items():
+            per_domain = record.results["per_domain"]
+            values = [fmt(per_domain.get(d, {}).get("ndcg@10")) for d in domains]
+            mean = record.results["overall"].get("ndcg@10_domain_mean")
+            rows.append([*_lead(block, with_context), _method_label(block, method), *values, fmt(mean)])
+    notes = [
+        "nDCG@10 per domain (mean over the domain's tasks); n/a where a run scored no task of the domain."
+    ]
+    return Table("nDCG@10 per domain", headers, rows, [*notes, *_borrowed_note(grid)])
+
+
+def significance_rows(grid: Grid, tests: list[BlockComparison | None]) -> list[dict]:
+    """Every pairwise test as a flat record (for the CSV and the significance table)."""
+    rows = []
+    for block, test in zip(grid.blocks, tests, strict=True):
+        if test is None:
+            continue
+        for pair in test.pairs:
+            rows.append(
+                {
+                    "pair": block.pair,
+                    "train_ratio": block.ratio,
+                    "context": block.context.label(),
+                    "method_a": pair.first,
+                    "method_b": pair.second,
+                    "ndcg@10_a": pair.mean_first,
+                    "ndcg@10_b": pair.mean_second,
+                    "delta": pair.mean_first - pair.mean_second,
+                    "p_value": pair.p_value,
+                    "significant": pair.significant,
+                    "num_queries": test.num_queries,
+                }
+            )
+    return rows
+
+
+def significance_table(grid: Grid, tests: list[BlockComparison | None], test_note: str) -> Table:
+    """One row per tested pair of methods with means over the tested queries, Δ and p-value."""
+    with_context = len(grid.contexts()) > 1
+    headers = [
+        *_lead_headers(with_context),
+        "method A",
+        "method B",
+        "nDCG@10 A",
+        "nDCG@10 B",
+        "Δ (A − B)",
+        "p-value",
+        "significant",
+        "tested queries",
+    ]
+    rows = [
+        [
+            row["pair"],
+            fmt_ratio(row["train_ratio"]),
+            *([row["context"]] if with_context else []),
+            row["method_a"],
+            row["method_b"],
+            fmt(row["ndcg@10_a"]),
+            fmt(row["ndcg@10_b"]),
+            f"{row['delta']:+.4f}",
+            fmt_p(row["p_value"]),
+            "yes" if row["significant"] else "no",
+            str(row["num_queries"]),
+        ]
+        for row in significance_rows(grid, tests)
+    ]
+    notes = [
+        "Means here are over the tested queries only (pooled over tasks), not means over tasks.",
+        test_note,
+    ]
+    return Table("Significance of nDCG@10 differences", headers, rows, notes)

@@ -1,0 +1,183 @@
+"""era-report on a synthetic sweep: tidy table, Markdown, significance, plots, skipped runs, CLI."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib.image
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import ttest_rel
+
+from era_exp.cli.report import main
+from era_exp.evaluate.metrics import evaluate_run
+from era_exp.report.build import Report, build_report
+from era_exp.report.collect import scan_sweep
+from era_exp.report.grid import build_grid
+from era_exp.retrieve.trec import read_qrels, read_run
+
+from .fake_sweep import INCOMPLETE, SWEEP, UNITS
+
+
+@pytest.fixture(scope="module")
+def report(fake_sweep: Path) -> Report:
+    return build_report(fake_sweep)
+
+
+def test_tidy_table_has_a_row_per_run_and_task_plus_domain_and_overall_rows(report: Report) -> None:
+    tasks = {task for task, _, _ in UNITS.values()}
+    domains = {domain for _, domain, _ in UNITS.values()}
+    csv = pd.read_csv(report.out_dir / "results.csv")
+    parquet = pd.read_parquet(report.out_dir / "results.parquet")
+    assert len(csv) == len(parquet) == len(SWEEP) * (len(tasks) + len(domains) + 1)
+    assert list(csv.columns) == list(parquet.columns)
+    for column in (
+        "pair",
+        "query_embedder",
+        "doc_embedder",
+        "method",
+        "train_ratio",
+        "setting",
+        "holdout_domain",
+        "train_domain",
+        "seed",
+        "task",
+        "domain",
+        "ndcg@10",
+        "map@100",
+        "recall@100",
+        "mrr@100",
+    ):
+        assert column in parquet.columns
+    tasks_rows = parquet[parquet["level"] == "task"]
+    assert set(tasks_rows["task"]) == tasks
+    assert set(parquet.loc[parquet["level"] == "domain", "domain"]) == domains
+    overall = parquet[parquet["level"] == "overall"]
+    assert set(overall["pair"]) == {"mpnet→minilm", "minilm→minilm", "minilm→mpnet"}
+    assert overall.loc[overall["method"] == "zero_shot", "train_ratio"].isna().all()
+    assert overall["ndcg@10_domain_mean"].notna().all()
+    # TaskB pools its two sub-splits' scored queries.
+    assert set(tasks_rows.loc[tasks_rows["task"] == "TaskB", "num_queries"]) == {40}
+
+
+def test_overall_values_come_from_results_json(report: Report) -> None:
+    frame = report.frame
+    for record in report.runs:
+        row = frame[(frame["run_dir"] == record.path.name) & (frame["level"] == "overall")].iloc[0]
+        assert row["ndcg@10"] == pytest.approx(record.results["overall"]["ndcg@10"])
+        assert row["pair"] == f"{record.query_embedder}→{record.doc_embedder}"
+
+
+def test_incomplete_runs_are_skipped_and_listed(fake_sweep: Path, report: Report, capsys) -> None:
+    assert sorted(i.path.name for i in report.incomplete) == sorted(INCOMPLETE)
+    assert {r.path.name for r in report.runs}.isdisjoint(INCOMPLETE)
+    page = (report.out_dir / "index.html").read_text()
+    for name in INCOMPLETE:
+        assert f"skipped {name}:" in page
+    assert main([str(fake_sweep), "--out", str(report.out_dir)]) == 0
+    printed = capsys.readouterr().out
+    assert all(name in printed for name in INCOMPLETE)
+
+
+def test_runs_without_a_ratio_join_every_ratio_block_of_their_pair(fake_sweep: Path) -> None:
+    grid = build_grid(scan_sweep(fake_sweep).runs)
+    blocks = {(b.pair, b.ratio): b for b in grid.blocks}
+    assert set(blocks) == {
+        ("mpnet→minilm", 0.1),
+        ("mpnet→minilm", 0.2),
+        ("minilm→minilm", 0.2),
+        ("minilm→mpnet", 0.2),
+    }
+    for ratio in (0.1, 0.2):
+        block = blocks["mpnet→minilm", ratio]
+        assert block.methods == ["zero_shot", "align_only", "label_only", "era"]
+        # The pair has no zero_shot run: the document model's (MiniLM's) zero-shot stands in.
+        assert block.borrowed == {"zero_shot"}
+        assert block.runs["zero_shot"].info["query_model_used"] == "minilm"
+    assert blocks["minilm→mpnet", 0.2].methods == ["era"]
+
+
+def test_markdown_tables_state_the_test_and_mark_significant_wins(report: Report) -> None:
+    overall = (report.out_dir / "overall.md").read_text()
+    for header in ("nDCG@10", "nDCG@10 (domain mean)", "MAP@100", "R@100", "MRR@100"):
+        assert f"| {header} |" in overall
+    assert "p ≤ α = 0.05" in overall
+    assert "No correction for multiple comparisons" in overall
+    era_row = next(
+        line for line in overall.splitlines() if line.startswith("| mpnet→minilm | 0.2 | d | era |")
+    )
+    # ERA ranks the relevant document near the top; zero-shot (letter a) far lower.
+    assert "ᵃ" in era_row.split("|")[5]
+    zero_row = next(
+        line for line in overall.splitlines() if line.startswith("| mpnet→minilm | 0.2 | a | zero_shot")
+    )
+    assert not any(ch in zero_row.split("|")[5] for ch in "ᵃᵇᶜᵈ")
+    per_domain = (report.out_dir / "per_domain.md").read_text()
+    assert "| Code | Legal |" in per_domain
+    assert "p-value" in (report.out_dir / "significance.md").read_text()
+
+
+def test_significance_matches_a_direct_paired_t_test(fake_sweep: Path, report: Report) -> None:
+    table = pd.read_csv(report.out_dir / "significance.csv")
+    assert set(table["method_a"] + ">" + table["method_b"]) >= {"era>zero_shot", "era>label_only"}
+    assert (table["significant"] == (table["p_value"] <= 0.05)).all()
+    row = table[(table["pair"] == "minilm→minilm") & (table["method_a"] == "era")].iloc[0]
+    folders = {(r.pair, r.method): r.path for r in report.runs}
+    scores = [_pooled_ndcg(folders["minilm→minilm", method]) for method in ("era", "zero_shot")]
+    assert row["p_value"] == pytest.approx(ttest_rel(*scores).pvalue, rel=1e-6)
+    assert row["num_queries"] == sum(n for _, _, n in UNITS.values())
+    assert row["delta"] == pytest.approx(np.mean(scores[0]) - np.mean(scores[1]))
+
+
+def test_alpha_is_the_threshold_applied(fake_sweep: Path, tmp_path: Path) -> None:
+    strict = build_report(fake_sweep, tmp_path / "strict", alpha=1e-30)
+    table = pd.read_csv(strict.out_dir / "significance.csv")
+    assert not table["significant"].all()
+    assert (table["significant"] == (table["p_value"] <= 1e-30)).all()
+    assert "p ≤ α = 1e-30" in (strict.out_dir / "overall.md").read_text()
+
+
+def test_plots_are_valid_non_blank_pngs(report: Report) -> None:
+    pngs = sorted((report.out_dir / "plots").glob("*.png"))
+    names = {p.name.split("__")[0] for p in pngs}
+    assert names == {"ndcg_vs_ratio", "era_gain_heatmap", "domains"}
+    assert len([p for p in pngs if p.name.startswith("domains")]) == 4
+    for png in pngs:
+        image = matplotlib.image.imread(png)
+        assert image.ndim == 3 and min(image.shape[:2]) > 100
+        assert image.std() > 0.01, f"{png} is blank"
+
+
+def test_dashboard_is_self_contained(report: Report) -> None:
+    page = (report.out_dir / "index.html").read_text()
+    assert "<script" not in page and "http://" not in page and "https://" not in page
+    assert page.count("data:image/png;base64,") == len(list((report.out_dir / "plots").glob("*.png")))
+    for text in (
+        "8 finished",
+        "LocalSource(root=/data/fake)",
+        "Grid axes",
+        "train ratio (3)",
+        "Significance",
+    ):
+        assert text in page
+
+
+def test_a_folder_without_finished_runs_is_an_error(tmp_path: Path, capsys) -> None:
+    (tmp_path / "0" / ".hydra").mkdir(parents=True)
+    assert main([str(tmp_path)]) == 2
+    assert "no finished run" in capsys.readouterr().err
+
+
+def _pooled_ndcg(run_dir: Path) -> list[float]:
+    """Per-query nDCG@10 over all units of a run, in a fixed query order."""
+    values = []
+    for qrels_file in sorted((run_dir / "qrels").glob("*.qrels")):
+        qrels = read_qrels(qrels_file)
+        _, per_query = evaluate_run(
+            qrels, read_run(run_dir / "runs" / f"{qrels_file.stem}.trec"), ["ndcg@10"]
+        )
+        values += [per_query[qid]["ndcg@10"] for qid in sorted(qrels)]
+    assert not any(math.isnan(v) for v in values)
+    return values
