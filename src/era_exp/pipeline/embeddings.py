@@ -9,9 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from omegaconf import DictConfig
 
 from era_exp.data.schema import Corpus, Query
 from era_exp.embed.cache import EmbeddingCache
+from era_exp.pipeline.plan import TaskPlan
+from era_exp.stages.alignment import sample_alignment_docs
+from era_exp.stages.teachers import teacher_for
 
 
 class RunEmbeddings:
@@ -43,3 +47,29 @@ class RunEmbeddings:
     def docs_with_query_model(self, texts: Sequence[str]) -> np.ndarray:
         """Stage-1 alignment inputs: the query model on sampled documents, without instructions."""
         return self.cache.get_or_encode(self.query_model, self.query_model.format_docs(list(texts)))
+
+
+def prefetch(plans: Sequence[TaskPlan], emb: RunEmbeddings, cfg: DictConfig) -> None:
+    """Encode every text the run will ask for, before any stage starts.
+
+    The same calls the stages and scoring make later, so they then hit the cache; ``era-encode``
+    uses this to fill the cache for a whole grid first.
+    """
+    method = cfg.method
+    trains = bool(method.alignment or method.adaptation)
+    for plan in plans:
+        emb.corpus(plan.task.corpus)
+        emb.queries(plan.scored_queries, model="query" if trains else "doc")
+    training = [plan for plan in plans if plan.trains]
+    if method.alignment:
+        for corpus, rows in sample_alignment_docs(
+            [p.task for p in training], cfg.stage1.samples_per_task, cfg.seed
+        ):
+            emb.docs_with_query_model([corpus.texts[row] for row in rows])
+    if method.adaptation:
+        teacher = teacher_for(method.name, emb.query_model.identity, emb.doc_model.identity)
+        for plan in training:
+            labelled = [*plan.split.train, *plan.split.val]
+            emb.queries(labelled)
+            if teacher == "doc_model":
+                emb.queries(labelled, model="doc")

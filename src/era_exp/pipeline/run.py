@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import logging
-import resource
-import sys
-import time
-from contextlib import contextmanager
 from pathlib import Path
 
 from hydra.utils import instantiate
@@ -15,8 +11,9 @@ from omegaconf import DictConfig, OmegaConf
 from era_exp.adapters.store import AdapterMeta, save_adapter
 from era_exp.embed.cache import EmbeddingCache
 from era_exp.evaluate.aggregate import aggregate
-from era_exp.pipeline.embeddings import RunEmbeddings
+from era_exp.pipeline.embeddings import RunEmbeddings, prefetch
 from era_exp.pipeline.plan import plan_run
+from era_exp.pipeline.profiling import peak_rss_mib, phase
 from era_exp.pipeline.results import completed_results, run_key, write_results
 from era_exp.pipeline.score import score_tasks
 from era_exp.pipeline.train import train_stages
@@ -31,8 +28,8 @@ def run(cfg: DictConfig, out_dir: str | Path, trainer_kwargs: dict | None = None
     if cfg.get("skip_completed", True) and (done := completed_results(out_dir, key)):
         log.info("%s already holds complete results for run %s: skipped", out_dir, key)
         return done
-    timings: dict[str, float] = {}
-    with _timed(timings, "load_data"):
+    profile: dict[str, dict[str, float]] = {}
+    with phase(profile, "load_data"):
         tasks = instantiate(cfg.data).load()
         method = cfg.method
         trains = bool(method.alignment or method.adaptation)
@@ -48,11 +45,12 @@ def run(cfg: DictConfig, out_dir: str | Path, trainer_kwargs: dict | None = None
         )
     cache = EmbeddingCache(cfg.paths.cache_dir)
     emb = RunEmbeddings(cache, instantiate(cfg.query_embedder), instantiate(cfg.doc_embedder))
-    with _timed(timings, "stages"):
-        adapter, stages = train_stages(plans, emb, cfg, trainer_kwargs)
+    with phase(profile, "encode"):
+        prefetch(plans, emb, cfg)
+    adapter, stages = train_stages(plans, emb, cfg, trainer_kwargs, profile)
     if adapter is not None:
         _save_adapter(out_dir, adapter, emb, cfg, stages)
-    with _timed(timings, "evaluate"):
+    with phase(profile, "evaluate"):
         units = score_tasks(plans, emb, adapter, cfg, out_dir)
     metrics = list(cfg.eval.metrics)
     summary = aggregate(
@@ -92,8 +90,8 @@ def run(cfg: DictConfig, out_dir: str | Path, trainer_kwargs: dict | None = None
         },
         "stages": stages,
         "cache": cache.stats.as_dict(),
-        "timings": timings,
-        "peak_rss_mib": _peak_rss_mib(),
+        "profile": profile,
+        "peak_rss_mib": round(peak_rss_mib(), 1),
         "config": OmegaConf.to_container(cfg, resolve=True),
     }
     write_results(out_dir, results)
@@ -122,18 +120,3 @@ def _save_adapter(out_dir: Path, adapter, emb: RunEmbeddings, cfg: DictConfig, s
         options=adapter.options(),
     )
     save_adapter(out_dir / "adapter", adapter, meta)
-
-
-@contextmanager
-def _timed(timings: dict[str, float], name: str):
-    start = time.perf_counter()
-    try:
-        yield
-    finally:
-        timings[name] = round(time.perf_counter() - start, 3)
-
-
-def _peak_rss_mib() -> float:
-    """Peak resident memory of this process so far (Linux reports KiB, macOS bytes)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)

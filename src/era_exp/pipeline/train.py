@@ -15,6 +15,7 @@ from era_exp.adapters.init import apply_init
 from era_exp.adapters.modules import adapt, build_adapter
 from era_exp.pipeline.embeddings import RunEmbeddings
 from era_exp.pipeline.plan import TaskPlan
+from era_exp.pipeline.profiling import phase
 from era_exp.stages.adaptation import train_adaptation
 from era_exp.stages.alignment import sample_alignment_docs, train_alignment
 from era_exp.stages.config import AdaptationConfig, AlignmentConfig, MinerConfig
@@ -25,9 +26,17 @@ log = logging.getLogger(__name__)
 
 
 def train_stages(
-    plans: Sequence[TaskPlan], emb: RunEmbeddings, cfg: DictConfig, trainer_kwargs: dict | None = None
+    plans: Sequence[TaskPlan],
+    emb: RunEmbeddings,
+    cfg: DictConfig,
+    trainer_kwargs: dict | None = None,
+    profile: dict | None = None,
 ) -> tuple[torch.nn.Module | None, dict]:
-    """Stage 1 and/or Stage 2 on the training tasks; ``(adapter, report)``."""
+    """Stage 1 and/or Stage 2 on the training tasks; ``(adapter, report)``.
+
+    Each stage's wall time and peak memory go to ``profile["stage1"]`` / ``profile["stage2"]``.
+    """
+    profile = {} if profile is None else profile
     method = cfg.method
     if not (method.alignment or method.adaptation):
         return None, {}
@@ -37,13 +46,15 @@ def train_stages(
     training = [plan for plan in plans if plan.trains]
     report: dict = {"train_tasks": [plan.task.name for plan in training]}
     if method.alignment:
-        report["alignment"] = _align(adapter, training, emb, cfg, trainer_kwargs)
+        with phase(profile, "stage1"):
+            report["alignment"] = _align(adapter, training, emb, cfg, trainer_kwargs)
     elif cfg.adapter.init != "none":
         raise ValueError(
             f"adapter.init={cfg.adapter.init} needs alignment pairs; method {method.name} has no Stage 1"
         )
     if method.adaptation:
-        report["adaptation"] = _adapt(adapter, training, emb, cfg, trainer_kwargs)
+        with phase(profile, "stage2"):
+            report["adaptation"] = _adapt(adapter, training, emb, cfg, trainer_kwargs)
     adapter.eval()
     return adapter, report
 
