@@ -29,7 +29,13 @@ UNITS = {
 DOCS_PER_UNIT = 60
 # Highest rank (1-based) the relevant document is drawn up to: smaller is better.
 QUALITY = {"zero_shot": 30, "align_only": 15, "label_only": 10, "era": 3}
-TRAINS = {"zero_shot": False, "align_only": True, "label_only": True, "era": True}
+# method -> (Stage 1 alignment, Stage 2 adaptation), as in conf/method/.
+STAGES = {
+    "zero_shot": (False, False),
+    "align_only": (True, False),
+    "label_only": (False, True),
+    "era": (True, True),
+}
 
 
 @dataclass(frozen=True)
@@ -42,14 +48,17 @@ class FakeRun:
     train_ratio: float | None = None
 
 
-def write_fake_run(folder: Path, spec: FakeRun, seed: int = 42, done: bool = True) -> dict:
+def write_fake_run(
+    folder: Path, spec: FakeRun, seed: int = 42, done: bool = True, key: str | None = None
+) -> dict:
     """Write a finished run folder for ``spec`` (runs/, qrels/, results.json, then DONE)."""
-    trains = TRAINS[spec.method]
+    alignment, adaptation = STAGES[spec.method]
+    trains = alignment or adaptation
     model_used = spec.query_embedder if trains else spec.doc_embedder
     # Zero-shot depends on the document model only, like the real pipeline.
-    identity = (model_used, spec.doc_embedder, spec.method, spec.train_ratio if trains else None)
+    identity = (model_used, spec.doc_embedder, spec.method, spec.train_ratio if adaptation else None)
     rng = np.random.default_rng(zlib.crc32(json.dumps(identity).encode()))
-    worst = QUALITY[spec.method] - (10 * spec.train_ratio if trains and spec.train_ratio else 0)
+    worst = QUALITY[spec.method] - (10 * spec.train_ratio if adaptation else 0)
     units = {}
     for unit, (_, _, num_queries) in UNITS.items():
         docs = [f"{unit} doc {i}" for i in range(DOCS_PER_UNIT)]
@@ -75,7 +84,7 @@ def write_fake_run(folder: Path, spec: FakeRun, seed: int = 42, done: bool = Tru
     )
     for task, domain, _ in UNITS.values():
         summary["per_task"][task]["domain"] = domain
-    key = f"key-{folder.name}"
+    key = key or f"key-{folder.name}"
     results = {
         "run_key": key,
         "run": {
@@ -93,6 +102,7 @@ def write_fake_run(folder: Path, spec: FakeRun, seed: int = 42, done: bool = Tru
         "per_unit": units,
         "config": {
             "data": {"_target_": "era_exp.data.sources.LocalSource", "root": "/data/fake", "tasks": None},
+            "method": {"name": spec.method, "alignment": alignment, "adaptation": adaptation},
             "eval": {"split": "test"},
         },
     }
@@ -105,7 +115,8 @@ def write_fake_run(folder: Path, spec: FakeRun, seed: int = 42, done: bool = Tru
 
 SWEEP = (
     # mpnet→minilm has no zero_shot run of its own: it borrows minilm's.
-    FakeRun("mpnet", "minilm", "align_only"),
+    # Like the pipeline, align_only records its grid point's ratio although Stage 1 ignores it.
+    FakeRun("mpnet", "minilm", "align_only", 0.2),
     FakeRun("mpnet", "minilm", "label_only", 0.1),
     FakeRun("mpnet", "minilm", "label_only", 0.2),
     FakeRun("mpnet", "minilm", "era", 0.1),

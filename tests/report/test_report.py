@@ -18,7 +18,7 @@ from era_exp.report.collect import scan_sweep
 from era_exp.report.grid import build_grid
 from era_exp.retrieve.trec import read_qrels, read_run
 
-from .fake_sweep import INCOMPLETE, SWEEP, UNITS
+from .fake_sweep import INCOMPLETE, SWEEP, UNITS, FakeRun, write_fake_run
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,8 @@ def test_tidy_table_has_a_row_per_run_and_task_plus_domain_and_overall_rows(repo
     domains = {domain for _, domain, _ in UNITS.values()}
     csv = pd.read_csv(report.out_dir / "results.csv")
     parquet = pd.read_parquet(report.out_dir / "results.parquet")
-    assert len(csv) == len(parquet) == len(SWEEP) * (len(tasks) + len(domains) + 1)
+    assert len(report.runs) == len(SWEEP) + 1  # the reused twin is a run folder of its own
+    assert len(csv) == len(parquet) == len(report.runs) * (len(tasks) + len(domains) + 1)
     assert list(csv.columns) == list(parquet.columns)
     for column in (
         "pair",
@@ -56,7 +57,7 @@ def test_tidy_table_has_a_row_per_run_and_task_plus_domain_and_overall_rows(repo
     assert set(parquet.loc[parquet["level"] == "domain", "domain"]) == domains
     overall = parquet[parquet["level"] == "overall"]
     assert set(overall["pair"]) == {"mpnet→minilm", "minilm→minilm", "minilm→mpnet"}
-    assert overall.loc[overall["method"] == "zero_shot", "train_ratio"].isna().all()
+    assert overall.loc[overall["method"].isin(["zero_shot", "align_only"]), "train_ratio"].isna().all()
     assert overall["ndcg@10_domain_mean"].notna().all()
     # TaskB pools its two sub-splits' scored queries.
     assert set(tasks_rows.loc[tasks_rows["task"] == "TaskB", "num_queries"]) == {40}
@@ -97,6 +98,18 @@ def test_runs_without_a_ratio_join_every_ratio_block_of_their_pair(fake_sweep: P
         assert block.borrowed == {"zero_shot"}
         assert block.runs["zero_shot"].info["query_model_used"] == "minilm"
     assert blocks["minilm→mpnet", 0.2].methods == ["era"]
+
+
+def test_reused_twins_are_one_run_but_conflicting_duplicates_are_reported(
+    fake_sweep: Path, report: Report, tmp_path: Path
+) -> None:
+    assert "ignored" not in (report.out_dir / "index.html").read_text()
+    write_fake_run(tmp_path / "a", FakeRun("minilm", "minilm", "era", 0.2))
+    write_fake_run(tmp_path / "b", FakeRun("minilm", "minilm", "era", 0.2))
+    grid = build_grid(scan_sweep(tmp_path).runs)
+    assert [r.path.name for r in grid.duplicates] == ["b"]
+    page = (build_report(tmp_path).out_dir / "index.html").read_text()
+    assert "ignored b: another run key" in page
 
 
 def test_markdown_tables_state_the_test_and_mark_significant_wins(report: Report) -> None:
@@ -155,7 +168,7 @@ def test_dashboard_is_self_contained(report: Report) -> None:
     assert "<script" not in page and "http://" not in page and "https://" not in page
     assert page.count("data:image/png;base64,") == len(list((report.out_dir / "plots").glob("*.png")))
     for text in (
-        "8 finished",
+        "9 finished (8 distinct computations)",
         "LocalSource(root=/data/fake)",
         "Grid axes",
         "train ratio (3)",

@@ -150,7 +150,8 @@ def _describe(
     return {
         "Sweep folder": str(sweep_dir.resolve()),
         "Report generated": dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
-        "Runs": f"{len(runs)} finished, {len(incomplete)} skipped as incomplete",
+        "Runs": f"{len(runs)} finished ({len({r.results['run_key'] for r in runs})} distinct computations), "
+        f"{len(incomplete)} skipped as incomplete",
         "Runs finished": f"{finished[0]:%Y-%m-%d %H:%M} – {finished[-1]:%Y-%m-%d %H:%M}",
         "Grid axes": "; ".join(varying) or "none (a single run)",
         "Fixed": "; ".join(fixed) or "nothing",
@@ -180,7 +181,8 @@ def _data_label(data: dict) -> str:
 def _warnings(sweep_dir: Path, incomplete: list[Incomplete], grid: Grid) -> list[str]:
     lines = [f"skipped {_rel(i.path, sweep_dir)}: {i.reason}" for i in incomplete]
     lines += [
-        f"ignored {_rel(r.path, sweep_dir)}: same pair, method, ratio and context as an earlier run folder"
+        f"ignored {_rel(r.path, sweep_dir)}: another run key at the same pair, method, ratio and context "
+        "as an earlier run folder"
         for r in grid.duplicates
     ]
     return lines

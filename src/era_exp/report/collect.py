@@ -92,9 +92,14 @@ class RunRecord:
 
     @property
     def train_ratio(self) -> float | None:
-        """The train ratio, or ``None`` for methods that do not train (zero_shot, align_only)."""
+        """The train ratio, or ``None`` when no stage reads the train split (zero_shot, align_only).
+
+        Stage 1 aligns on corpus documents only, so a run without Stage 2 (``method.adaptation``
+        false) is the same computation at every ratio, whatever ratio its grid point recorded.
+        """
         ratio = self.info.get("train_ratio")
-        return None if ratio is None else float(ratio)
+        method = self.results.get("config", {}).get("method", {})
+        return None if ratio is None or method.get("adaptation") is False else float(ratio)
 
     @property
     def eval_split(self) -> str:

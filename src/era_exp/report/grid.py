@@ -33,7 +33,7 @@ class Block:
 
 @dataclass(frozen=True)
 class Grid:
-    """All comparison blocks of a sweep, plus the runs left out as duplicates."""
+    """All comparison blocks of a sweep, the distinct runs in them, and conflicting duplicates left out."""
 
     blocks: list[Block]
     runs: list[RunRecord]
@@ -50,15 +50,19 @@ class Grid:
 
 
 def build_grid(runs: list[RunRecord]) -> Grid:
-    """Group runs into blocks; of two runs with the same coordinates the first folder wins."""
+    """Group runs into blocks; of two runs with the same coordinates the first folder wins.
+
+    Twins with the same run key (a sweep's ratio-free points, computed once and reused) are one
+    run; two different computations at the same coordinates are reported as duplicates.
+    """
     unique: dict[tuple, RunRecord] = {}
     duplicates = []
     for record in sorted(runs, key=lambda r: str(r.path)):
         key = (record.pair, record.context, record.method, record.train_ratio)
-        if key in unique:
-            duplicates.append(record)
-        else:
+        if key not in unique:
             unique[key] = record
+        elif unique[key].results["run_key"] != record.results["run_key"]:
+            duplicates.append(record)
     by_pair: dict[tuple[str, Context], list[RunRecord]] = defaultdict(list)
     for (pair, context, _, _), record in unique.items():
         by_pair[pair, context].append(record)
