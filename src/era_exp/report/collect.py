@@ -198,6 +198,8 @@ def tidy_frame(runs: list[RunRecord], root: Path) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     if frame.empty:
         return pd.DataFrame(columns=[*RUN_COLUMNS, "level", "task", "domain"])
+    for count in {"num_queries", "num_tasks", "num_domains"} & set(frame.columns):
+        frame[count] = frame[count].astype("Int64")  # counts stay integers next to missing values
     leading = [*RUN_COLUMNS, "level", "task", "domain", "num_queries"]
     return frame[leading + [c for c in frame.columns if c not in leading]]
 
