@@ -1,0 +1,22 @@
+"""Training progress output: a Rich progress bar on a terminal, nothing in CI, logs or when quiet."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from pytorch_lightning.callbacks import RichProgressBar
+
+from era_exp.stages.trainer import quiet
+
+
+def interactive() -> bool:
+    """Whether a person is watching: stderr is a terminal and neither ``CI`` nor ``ERA_QUIET`` is set."""
+    return sys.stderr.isatty() and not quiet()
+
+
+def progress_kwargs() -> dict[str, Any]:
+    """Trainer keyword arguments for the progress bar (a fresh callback per call)."""
+    if not interactive():
+        return {"enable_progress_bar": False}
+    return {"enable_progress_bar": True, "callbacks": [RichProgressBar()]}

@@ -1,0 +1,102 @@
+"""Trackers: loggers reach both stage trainers, results are recorded, the logger is always closed."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+import pytorch_lightning as pl
+import torch
+from omegaconf import DictConfig
+from torch.utils.data import DataLoader, TensorDataset
+
+from era_exp.config import compose
+from era_exp.stages.trainer import fit
+from era_exp.tracking.tracker import Tracker, point_tags, tracking
+
+RESULTS = {
+    "run_key": "0123456789abcdef",
+    "overall": {"ndcg@10": 0.5, "map@100": 0.4, "num_tasks": 2},
+    "per_task": {"A": {"ndcg@10": 0.6, "domain": "Code"}, "B": {"ndcg@10": 0.4, "domain": "Legal"}},
+    "per_domain": {"Code": {"ndcg@10": 0.6, "num_tasks": 1}, "Legal": {"ndcg@10": 0.4, "num_tasks": 1}},
+}
+
+
+class _Toy(pl.LightningModule):
+    """A one-weight model logging an epoch loss under a stage prefix, like the real stages."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix, self.weight = prefix, torch.nn.Parameter(torch.ones(1))
+
+    def training_step(self, batch, batch_idx):
+        loss = ((self.weight * batch[0]) ** 2).mean()
+        self.log(f"{self.prefix}/train_loss", loss, on_step=False, on_epoch=True)
+        return loss
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+
+class _Data(pl.LightningDataModule):
+    def train_dataloader(self):
+        return DataLoader(TensorDataset(torch.randn(8, 1)), batch_size=4)
+
+
+def _stages(tracker: Tracker) -> None:
+    """Two fits through the stages' Trainer with the tracker's kwargs, as Stage 1 and Stage 2."""
+    for prefix in ("align", "adapt"):
+        fit(_Toy(prefix), _Data(), max_epochs=2, trainer_kwargs=tracker.trainer_kwargs())
+
+
+def _cfg(logger: str) -> DictConfig:
+    return compose(["data=builtin", f"logger={logger}", "train_ratio=0.1"], return_hydra_config=False)
+
+
+def test_point_tags(tmp_path: Path) -> None:
+    cfg = compose(["pair=mpnet_to_minilm", "method=era", "train_ratio=0.4"], return_hydra_config=False)
+    assert point_tags(cfg) == {
+        "pair": "mpnet_to_minilm",
+        "method": "era",
+        "ratio": "0.4",
+        "setting": "in_domain",
+    }
+
+
+def test_no_logger_keeps_trainer_defaults(tmp_path: Path) -> None:
+    with tracking(_cfg("none"), tmp_path) as tracker:
+        assert "logger" not in tracker.trainer_kwargs()
+        tracker.log_results(RESULTS)
+    assert not any(tmp_path.iterdir())
+
+
+def test_csv_logger_records_both_stages_and_the_tables(tmp_path: Path) -> None:
+    with tracking(_cfg("csv"), tmp_path) as tracker:
+        _stages(tracker)
+        tracker.log_results(RESULTS)
+    folder = tmp_path / "csv"
+    rows = list(csv.DictReader((folder / "metrics.csv").read_text().splitlines()))
+    assert sum(bool(row["align/train_loss"]) for row in rows) == 2
+    assert sum(bool(row["adapt/train_loss"]) for row in rows) == 2
+    assert rows[-1]["overall/ndcg@10"] == "0.5"
+    assert "train_ratio: 0.1" in (folder / "hparams.yaml").read_text()
+    per_task = list(csv.DictReader((folder / "per_task.csv").read_text().splitlines()))
+    assert [(row["task"], row["domain"], row["ndcg@10"]) for row in per_task] == [
+        ("A", "Code", "0.6"),
+        ("B", "Legal", "0.4"),
+    ]
+
+
+def test_csv_logger_is_flushed_when_the_job_fails(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError), tracking(_cfg("csv"), tmp_path) as tracker:
+        _stages(tracker)
+        raise RuntimeError("stage 3 exploded")
+    assert (tmp_path / "csv" / "metrics.csv").is_file()
+
+
+def test_unknown_logger_names_the_config(tmp_path: Path) -> None:
+    cfg = _cfg("none")
+    cfg.logger.name = "tensorboard"
+    with pytest.raises(ValueError, match="conf/logger"), tracking(cfg, tmp_path):
+        pass
