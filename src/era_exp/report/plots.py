@@ -67,7 +67,7 @@ def ratio_curves(grid: Grid, context: Context, path: Path) -> Path:
         ax.legend(fontsize="small")
     for ax in axes[len(pairs) :]:
         ax.set_visible(False)
-    fig.suptitle(f"nDCG@10 against train ratio — {context.label()}")
+    fig.suptitle(f"nDCG@10 against train ratio\n{context.label()}")
     return _save(fig, path)
 
 
@@ -124,9 +124,8 @@ def gain_heatmap(grid: Grid, context: Context, path: Path) -> Path | None:
     finite = gains[np.isfinite(gains)]
     limit = float(np.abs(finite).max()) if finite.size and np.abs(finite).max() > 0 else 1.0
     norm = TwoSlopeNorm(vcenter=0.0, vmin=-limit, vmax=limit)
-    fig = Figure(
-        figsize=(1.5 + 2.2 * len(docs) * len(ratios), 1.4 + 0.9 * len(queries)), layout="constrained"
-    )
+    width = max(6.0, 1.5 + 2.2 * len(docs) * len(ratios))
+    fig = Figure(figsize=(width, 1.8 + 0.9 * len(queries)), layout="constrained")
     axes = fig.subplots(1, len(ratios), squeeze=False).ravel()
     for ax, ratio, panel in zip(axes, ratios, gains, strict=True):
         image = ax.imshow(np.ma.masked_invalid(panel), cmap="RdBu", norm=norm, aspect="auto")
@@ -140,6 +139,6 @@ def gain_heatmap(grid: Grid, context: Context, path: Path) -> Path | None:
             dark = not np.isnan(value) and abs(value) > 0.6 * limit
             label = "n/a" if np.isnan(value) else f"{value:+.1f}"
             ax.text(j, i, label, ha="center", va="center", color="white" if dark else "black")
-    fig.colorbar(image, ax=axes.tolist(), label="ERA − doc-model zero-shot (nDCG@10 points)")
-    fig.suptitle(f"ERA gain over the document model's zero-shot — {context.label()}")
+    fig.colorbar(image, ax=axes.tolist(), label="gain (nDCG@10 points)")
+    fig.suptitle(f"ERA gain over the document model's zero-shot\n{context.label()}")
     return _save(fig, path)

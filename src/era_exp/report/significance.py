@@ -27,7 +27,7 @@ def describe_test(alpha: float) -> str:
     return (
         "Two-sided paired Student's t-test "
         f"(ranx.compare, stat_test={STAT_TEST!r}, i.e. scipy.stats.ttest_rel) "
-        f"on per-query {METRIC} over every query scored by all methods of a block, pooled across tasks. "
+        "on per-query nDCG@10 over every query scored by all methods of a block, pooled across tasks. "
         f"A difference counts as significant when p ≤ α = {alpha:g} (passed to ranx as max_p). "
         "No correction for multiple comparisons is applied (ranx applies none, e.g. no Bonferroni): "
         "each pair of methods is tested on its own. A superscript letter marks each method of the same "
