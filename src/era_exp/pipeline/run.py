@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 from pathlib import Path
 
 from hydra.utils import instantiate
@@ -89,7 +90,7 @@ def run(cfg: DictConfig, out_dir: str | Path, trainer_kwargs: dict | None = None
             for plan in plans
         },
         "stages": stages,
-        "cache": cache.stats.as_dict(),
+        "cache": asdict(cache.stats),
         "profile": profile,
         "peak_rss_mib": round(peak_rss_mib(), 1),
         "config": OmegaConf.to_container(cfg, resolve=True),
