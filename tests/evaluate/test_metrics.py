@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from era_exp.evaluate.aggregate import aggregate
-from era_exp.evaluate.metrics import EvaluationError, evaluate_run
+from era_exp.evaluate.metrics import EvaluationError, evaluate_run, evaluate_units
 
 
 def trec_eval_ndcg_cut(qrels: dict[str, int], ranking: list[str], k: int = 10) -> float:
@@ -90,3 +90,13 @@ def test_aggregate_reports_task_domain_and_both_overall_means() -> None:
     assert summary["per_domain"]["Code"]["ndcg@10"] == pytest.approx(0.4)
     assert summary["overall"]["ndcg@10"] == pytest.approx((0.2 + 0.6 + 0.9) / 3)
     assert summary["overall"]["ndcg@10_domain_mean"] == pytest.approx((0.4 + 0.9) / 2)
+
+
+def test_units_evaluated_together_match_units_evaluated_alone() -> None:
+    a = ({"q1": {"x": 1}, "q2": {"y": 2}}, {"q1": {"x": 0.2, "y": 0.9}, "q2": {"y": 0.5, "x": 0.1}})
+    b = ({"q1": {"z": 1}}, {"q1": {"w": 0.9, "z": 0.3}})
+    together = evaluate_units({"A": a, "B": b})
+    assert together["A"] == pytest.approx(evaluate_run(*a)[0])
+    assert together["B"] == pytest.approx(evaluate_run(*b)[0])
+    with pytest.raises(EvaluationError, match="'B'"):
+        evaluate_units({"A": a, "B": ({"q9": {"z": 1}}, {})})

@@ -10,7 +10,7 @@ import torch
 from omegaconf import DictConfig
 
 from era_exp.adapters.modules import adapt
-from era_exp.evaluate.metrics import evaluate_run
+from era_exp.evaluate.metrics import evaluate_units
 from era_exp.pipeline.embeddings import RunEmbeddings
 from era_exp.pipeline.plan import TaskPlan
 from era_exp.retrieve.search import search
@@ -29,7 +29,7 @@ def score_tasks(
     With an adapter, queries are ``A(Q(instruction ⊕ query))``; without one (zero-shot) the
     document model embeds both sides.
     """
-    results = {}
+    evaluated, details = {}, {}
     for plan in plans:
         task, queries = plan.task, plan.scored_queries
         if adapter is None:
@@ -45,12 +45,13 @@ def score_tasks(
         )
         run = _to_run(queries, task.corpus.ids, scores, rows)
         qrels = {query.qid: dict(query.labels) for query in queries}
-        means, _ = evaluate_run(qrels, run, list(cfg.eval.metrics), name=task.name)
         file_name = task.name.replace("/", "__")
         write_run(out_dir / "runs" / f"{file_name}.trec", run)
         write_qrels(out_dir / "qrels" / f"{file_name}.qrels", qrels)
-        results[task.name] = {**means, "num_queries": len(queries), "eval_split": plan.eval_split}
-    return results
+        evaluated[task.name] = (qrels, run)
+        details[task.name] = {"num_queries": len(queries), "eval_split": plan.eval_split}
+    means = evaluate_units(evaluated, list(cfg.eval.metrics))
+    return {unit: {**means[unit], **details[unit]} for unit in evaluated}
 
 
 def _to_run(
