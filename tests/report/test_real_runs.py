@@ -26,7 +26,6 @@ def test_report_of_a_real_tiny_sweep(tmp_path: Path) -> None:
             "pair=minilm_to_minilm",
             f"method={method}",
             f"paths.cache_dir={tmp_path / 'cache'}",
-            f"paths.output_dir={out_dir}",
         ]
         results[method] = run(compose(overrides, return_hydra_config=False), out_dir)
     report = build_report(sweep)

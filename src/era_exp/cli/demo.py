@@ -60,10 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     data = ["data=builtin", *([f"data.max_queries={args.max_queries}"] if args.max_queries else [])]
     rows = {}
     for name, label, overrides in POINTS:
-        out_dir = args.out / name
-        # Outside a Hydra app the output folder cannot come from ${hydra:...}: name it.
-        cfg = compose([*data, *overrides, f"paths.output_dir={out_dir}"], return_hydra_config=False)
-        rows[label] = run(cfg, out_dir)
+        cfg = compose([*data, *overrides], return_hydra_config=False)
+        rows[label] = run(cfg, args.out / name)
     print("\nstdlib-codesearch, test split (mpnet query embedder, MiniLM document index):")
     print(summary_table(rows))
     report = build_report(args.out)
