@@ -1,0 +1,1 @@
+"""Text embedding: query templates, model resolution, the HF encoder and the on-disk embedding cache."""

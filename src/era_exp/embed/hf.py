@@ -1,0 +1,392 @@
+"""Sentence embeddings from a Hugging Face encoder, batched by real token counts.
+
+Texts are tokenized once (truncated at ``max_length`` real tokens), sorted by length, and grouped into
+batches capped both in texts and in padded tokens, so batches carry almost no padding and long texts
+get smaller batches. Results are returned in input order as L2-normalised float32 rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+from transformers import AutoConfig, AutoModel, AutoTokenizer, PretrainedConfig, PreTrainedTokenizerBase
+
+from era_exp.data.schema import Query
+from era_exp.embed.models import resolve_model
+from era_exp.embed.progress import quiet
+from era_exp.embed.templates import TEMPLATES, format_query
+
+POOLINGS = ("mean", "cls", "last")
+_DTYPES = {
+    "float32": torch.float32,
+    "fp32": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+    "float16": torch.float16,
+    "fp16": torch.float16,
+}
+_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
+_TOKENIZER_FILES = re.compile(
+    r"^(config\.json|tokenizer.*|special_tokens_map\.json|added_tokens\.json|vocab\..*|merges\.txt"
+    r"|.*\.model|.*\.index\.json)$"
+)
+CPU_BATCH_TOKENS = 2048
+_SAMPLE_BLOCKS = 32
+_BLOCK = 1 << 16
+_EDGE = 1 << 20
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on: its affinity mask, lowered by a cgroup CPU quota if any."""
+    cpus = len(os.sched_getaffinity(0))
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            cpus = min(cpus, max(1, -(-int(quota) // int(period))))
+    except (OSError, ValueError):
+        pass
+    return cpus
+
+
+def fit_cpu_threads() -> None:
+    """Lower torch's thread count to the usable CPUs.
+
+    torch counts the host's cores; threads beyond the CPUs a container or ``taskset`` grants make
+    every parallel op wait on preempted threads.
+    """
+    cpus = usable_cpus()
+    if torch.get_num_threads() > cpus:
+        torch.set_num_threads(cpus)
+
+
+def default_batch_tokens(batch_size: int, device: torch.device) -> int:
+    """Padded tokens per batch: 2048 on CPU, ``batch_size * 512`` on GPU.
+
+    On CPU a batch beyond a few thousand tokens runs no faster per token, and its activations get too
+    large for the allocator to reuse, so every op maps and zeroes fresh pages; a GPU wants big batches.
+    """
+    return batch_size * 512 if device.type == "cuda" else CPU_BATCH_TOKENS
+
+
+@contextmanager
+def exact_float32(dtype: torch.dtype) -> Iterator[None]:
+    """Run float32 matmuls in full precision (no TF32 or bf16 passes) whatever the process set globally.
+
+    The identity says ``float32``, so the vectors must not depend on a training library having lowered
+    ``torch.set_float32_matmul_precision`` elsewhere in the process.
+    """
+    previous = torch.get_float32_matmul_precision()
+    if dtype == torch.float32 and previous != "highest":
+        torch.set_float32_matmul_precision("highest")
+    try:
+        yield
+    finally:
+        if torch.get_float32_matmul_precision() != previous:
+            torch.set_float32_matmul_precision(previous)
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` -> CUDA when available, else CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
+    """``auto`` -> bf16 on CUDA where supported, fp16 on other CUDA, fp32 on CPU."""
+    if dtype == "auto":
+        if device.type == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.float32
+    try:
+        return _DTYPES[dtype]
+    except KeyError:
+        raise ValueError(f"unknown dtype {dtype!r}; known: auto, {', '.join(_DTYPES)}") from None
+
+
+def _file_fingerprint(path: Path, digest: hashlib._Hash) -> None:
+    """Feed ``path`` into ``digest``: whole content for small files, size plus sampled blocks for weights.
+
+    Weights are sampled (first and last MiB, which hold a safetensors header, and evenly spaced blocks)
+    so that fingerprinting a multi-GB checkpoint costs a few MB of reads, yet any fine-tune, which
+    changes every tensor, gets a different fingerprint.
+    """
+    size = path.stat().st_size
+    digest.update(f"{path.name}\0{size}\0".encode())
+    with open(path, "rb") as handle:
+        if size <= 2 * _EDGE + _SAMPLE_BLOCKS * _BLOCK:
+            digest.update(handle.read())
+            return
+        digest.update(handle.read(_EDGE))
+        for i in range(_SAMPLE_BLOCKS):
+            handle.seek(_EDGE + i * (size - 2 * _EDGE) // _SAMPLE_BLOCKS)
+            digest.update(handle.read(_BLOCK))
+        handle.seek(size - _EDGE)
+        digest.update(handle.read(_EDGE))
+
+
+def weights_fingerprint(folder: Path) -> str:
+    """A fast content fingerprint of a model folder: config, tokenizer files and (sampled) weights."""
+    digest = hashlib.sha1()
+    files = sorted(p for p in folder.iterdir() if p.is_file())
+    used = [p for p in files if p.name.endswith(_WEIGHT_SUFFIXES) or _TOKENIZER_FILES.match(p.name)]
+    if not any(p.name == "config.json" for p in used):
+        raise FileNotFoundError(f"no config.json in model folder {folder}")
+    for path in used:
+        _file_fingerprint(path, digest)
+    return digest.hexdigest()
+
+
+def model_fingerprint(resolved: str) -> str:
+    """What identifies a resolved model's weights: a local folder's content, or a hub snapshot's commit."""
+    path = Path(resolved)
+    if path.is_dir():
+        return weights_fingerprint(path)
+    from transformers.utils import cached_file
+
+    snapshot = Path(cached_file(resolved, "config.json")).parent
+    return f"hub:{resolved}@{snapshot.name}"
+
+
+def loaded_fingerprint(model: torch.nn.Module) -> str:
+    """A fingerprint of an in-memory model: its config and a strided sample of every tensor."""
+    digest = hashlib.sha1(model.config.to_json_string(use_diff=False).encode())
+    for key, tensor in model.state_dict().items():
+        flat = tensor.detach().reshape(-1)
+        sample = flat[:: max(1, flat.numel() // 4096)].float().cpu().numpy()
+        digest.update(f"{key}\0{tuple(tensor.shape)}\0{tensor.dtype}\0".encode())
+        digest.update(sample.tobytes())
+    return digest.hexdigest()
+
+
+class HFEmbedder:
+    """A frozen encoder turning formatted texts into L2-normalised float32 vectors.
+
+    Construction is cheap: it reads the config and tokenizer and fingerprints the files; weights load
+    on the first :meth:`encode`, so a run served from the cache never loads them. ``identity`` names
+    everything that changes the vector of a given text (weights, pooling, truncation, normalisation,
+    dtype), so caches key on ``(identity, text)``. ``max_batch_tokens`` caps the padded tokens of one
+    batch (default: :func:`default_batch_tokens`), so long texts come in smaller batches.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        model: str,
+        pooling: str = "mean",
+        max_length: int = 256,
+        query_template: str = "plain",
+        normalize: bool = True,
+        batch_size: int = 64,
+        dtype: str = "auto",
+        device: str = "auto",
+        max_batch_tokens: int | None = None,
+    ) -> None:
+        self.model_ref = model
+        self.device = resolve_device(device)
+        self.dtype = resolve_dtype(dtype, self.device)
+        self._path = resolve_model(model)
+        try:
+            config = AutoConfig.from_pretrained(self._path)
+            tokenizer = AutoTokenizer.from_pretrained(self._path)
+        except OSError as err:
+            offline = os.environ.get("HF_HUB_OFFLINE", "").lower() not in ("", "0", "false")
+            hint = " (HF_HUB_OFFLINE is set: only locally cached hub models can load)" if offline else ""
+            raise OSError(f"cannot load model {model!r} for embedder {name!r}{hint}: {err}") from err
+        self._model: torch.nn.Module | None = None
+        self._setup(
+            name,
+            config,
+            tokenizer,
+            model_fingerprint(self._path),
+            pooling,
+            max_length,
+            query_template,
+            normalize,
+            batch_size,
+            max_batch_tokens,
+        )
+
+    @classmethod
+    def from_loaded(
+        cls,
+        name: str,
+        model: torch.nn.Module,
+        tokenizer: PreTrainedTokenizerBase,
+        pooling: str = "mean",
+        max_length: int = 256,
+        query_template: str = "plain",
+        normalize: bool = True,
+        batch_size: int = 64,
+        max_batch_tokens: int | None = None,
+    ) -> HFEmbedder:
+        """An embedder over a model already in memory (its device and dtype are kept)."""
+        self = cls.__new__(cls)
+        first = next(model.parameters())
+        self.model_ref = getattr(model.config, "_name_or_path", "") or name
+        self.device, self.dtype = first.device, first.dtype
+        self._path = None
+        self._model = model.eval().requires_grad_(False)
+        self._setup(
+            name,
+            model.config,
+            tokenizer,
+            loaded_fingerprint(model),
+            pooling,
+            max_length,
+            query_template,
+            normalize,
+            batch_size,
+            max_batch_tokens,
+        )
+        return self
+
+    def _setup(
+        self,
+        name: str,
+        config: PretrainedConfig,
+        tokenizer: PreTrainedTokenizerBase,
+        fingerprint: str,
+        pooling: str,
+        max_length: int,
+        query_template: str,
+        normalize: bool,
+        batch_size: int,
+        max_batch_tokens: int | None,
+    ) -> None:
+        if pooling not in POOLINGS:
+            raise ValueError(f"unknown pooling {pooling!r}; known: {', '.join(POOLINGS)}")
+        if query_template not in TEMPLATES:
+            raise ValueError(f"unknown query template {query_template!r}; known: {', '.join(TEMPLATES)}")
+        if max_length < 2 or batch_size < 1:
+            raise ValueError(f"max_length must be >= 2 and batch_size >= 1, got {max_length}, {batch_size}")
+        self.name = name
+        self.pooling = pooling
+        self.query_template = query_template
+        self.normalize = normalize
+        self.batch_size = batch_size
+        self.max_batch_tokens = max_batch_tokens or default_batch_tokens(batch_size, self.device)
+        self.tokenizer = tokenizer
+        limit = getattr(tokenizer, "model_max_length", None) or max_length
+        self.max_length = min(max_length, int(limit))
+        self.dim = int(config.hidden_size)
+        pad_id = tokenizer.pad_token_id
+        self.pad_id = pad_id if pad_id is not None else (tokenizer.eos_token_id or 0)
+        self.left_padding = tokenizer.padding_side == "left"
+        settings = {
+            "weights": fingerprint,
+            "pooling": pooling,
+            "max_length": self.max_length,
+            "normalize": normalize,
+            "dtype": str(self.dtype).removeprefix("torch."),
+        }
+        key = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
+        self.identity = f"{re.sub(r'[^A-Za-z0-9._-]+', '_', name)}-{key}"
+
+    @property
+    def model(self) -> torch.nn.Module:
+        """The encoder, loaded on first use."""
+        if self._model is None:
+            model = AutoModel.from_pretrained(self._path, dtype=self.dtype)
+            self._model = model.to(self.device).eval().requires_grad_(False)
+        return self._model
+
+    def __repr__(self) -> str:
+        return f"HFEmbedder({self.name!r}, {self.model_ref!r}, identity={self.identity!r})"
+
+    def format_queries(self, queries: Sequence[Query]) -> list[str]:
+        """Query texts rendered with this embedder's template and each query's own instruction."""
+        return [format_query(self.query_template, q.instruction, q.text) for q in queries]
+
+    def format_docs(self, texts: Sequence[str]) -> list[str]:
+        """Document texts as embedded: unchanged, documents never carry an instruction."""
+        return list(texts)
+
+    def token_lengths(self, texts: Sequence[str]) -> tuple[list[list[int]], np.ndarray]:
+        """Token ids of each text truncated at ``max_length`` real tokens, and their lengths."""
+        ids = self.tokenizer(
+            list(texts),
+            truncation=True,
+            max_length=self.max_length,
+            padding=False,
+            return_attention_mask=False,
+            return_token_type_ids=False,
+        )["input_ids"]
+        return ids, np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
+
+    def _batches(self, lengths: np.ndarray) -> Iterator[np.ndarray]:
+        """Indices grouped longest first; a batch holds <= batch_size texts and <= max_batch_tokens padded."""
+        order = np.argsort(-lengths, kind="stable")
+        start = 0
+        while start < len(order):
+            longest = int(lengths[order[start]])
+            size = max(1, min(self.batch_size, self.max_batch_tokens // max(longest, 1)))
+            yield order[start : start + size]
+            start += size
+
+    def _pad(self, seqs: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Pad one batch to its longest sequence; the mask is None when nothing needed padding."""
+        width = max(map(len, seqs))
+        ids = np.full((len(seqs), width), self.pad_id, dtype=np.int64)
+        mask = np.zeros((len(seqs), width), dtype=np.int64)
+        for row, seq in enumerate(seqs):
+            span = slice(width - len(seq), width) if self.left_padding else slice(0, len(seq))
+            ids[row, span] = seq
+            mask[row, span] = 1
+        uniform = all(len(seq) == width for seq in seqs)
+        return torch.from_numpy(ids), None if uniform else torch.from_numpy(mask)
+
+    def _pool(self, hidden: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        """Pool token states into one vector per row (in float32), honouring left or right padding."""
+        hidden = hidden.float()
+        if mask is None:
+            if self.pooling == "mean":
+                return hidden.mean(dim=1)
+            return hidden[:, 0] if self.pooling == "cls" else hidden[:, -1]
+        if self.pooling == "mean":
+            weights = mask.unsqueeze(1).to(hidden.dtype)
+            return torch.bmm(weights, hidden).squeeze(1) / weights.sum(dim=2).clamp(min=1e-9)
+        rows = torch.arange(hidden.shape[0], device=hidden.device)
+        if self.pooling == "cls":
+            return hidden[rows, mask.argmax(dim=1)]
+        last = mask.shape[1] - 1 - mask.flip(dims=[1]).argmax(dim=1)
+        return hidden[rows, last]
+
+    def encode(self, texts: Sequence[str], show_progress: bool | None = None) -> np.ndarray:
+        """Embed already-formatted ``texts``; returns float32 ``(len(texts), dim)`` in input order."""
+        if not len(texts):
+            return np.empty((0, self.dim), dtype=np.float32)
+        ids, lengths = self.token_lengths(texts)
+        model = self.model
+        cuda = self.device.type == "cuda"
+        if self.device.type == "cpu":
+            fit_cpu_threads()
+        result = torch.empty((len(texts), self.dim), dtype=torch.float32, device=self.device)
+        disable = quiet() if show_progress is None else not show_progress
+        with (
+            torch.inference_mode(),
+            exact_float32(self.dtype),
+            tqdm(total=len(texts), desc=self.name, unit="text", disable=disable, leave=False) as bar,
+        ):
+            for batch in self._batches(lengths):
+                input_ids, mask = self._pad([ids[i] for i in batch])
+                if cuda:  # pinned host memory makes the copies asynchronous
+                    input_ids = input_ids.pin_memory().to(self.device, non_blocking=True)
+                    mask = None if mask is None else mask.pin_memory().to(self.device, non_blocking=True)
+                hidden = model(input_ids=input_ids, attention_mask=mask).last_hidden_state
+                vectors = self._pool(hidden, mask)
+                if self.normalize:
+                    vectors = F.normalize(vectors, p=2, dim=1)
+                result[torch.from_numpy(batch).to(self.device)] = vectors
+                bar.update(len(batch))
+        return result.cpu().numpy()

@@ -1,0 +1,232 @@
+"""HFEmbedder: agrees with sentence-transformers, truncates by real tokens, pools and batches correctly."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from embed_helpers import make_tiny_bert
+
+from era_exp.data.schema import Query
+from era_exp.embed.hf import HFEmbedder, resolve_device, resolve_dtype, weights_fingerprint
+from era_exp.embed.models import resolve_model
+
+LONG_TEXT = (
+    "Beautiful is better than ugly. Explicit is better than implicit. Simple is better than complex. "
+    "Complex is better than complicated. Flat is better than nested. Sparse is better than dense. "
+    "Readability counts. Special cases aren't special enough to break the rules. "
+) * 12
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a * b).sum(-1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1))
+
+
+def real_texts(root: Path, per_task: int = 6) -> list[str]:
+    """Documents and queries of several mair-lite tasks: prose, German law, code, maths, JSON."""
+    texts: list[str] = []
+    for task in ("SciFact", "LegalQuAD", "MBPP", "Competition-Math", "HuggingfaceAPI", "TAT-QA"):
+        with open(root / task / "docs.jsonl", encoding="utf-8") as handle:
+            docs = [json.loads(line)["doc"] for line in handle]
+        with open(root / task / "queries.jsonl", encoding="utf-8") as handle:
+            queries = [json.loads(line) for line in handle]
+        rng = random.Random(task)
+        texts += rng.sample(docs, per_task)
+        texts += [f"{q['instruction']}\n{q['query']}" for q in rng.sample(queries, 2)]
+    return texts
+
+
+@pytest.mark.slow
+@pytest.mark.mair_lite
+def test_matches_sentence_transformers(minilm_embedder: HFEmbedder, mair_lite_root: Path) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    texts = [*real_texts(mair_lite_root), LONG_TEXT, "", "short"]
+    assert len(texts) >= 50
+    ours = minilm_embedder.encode(texts)
+    _, lengths = minilm_embedder.token_lengths(texts)
+    assert lengths.max() == minilm_embedder.max_length  # long texts are in the mix
+    reference = SentenceTransformer(resolve_model("bundled:minilm"), device="cpu")
+    reference.max_seq_length = minilm_embedder.max_length
+    theirs = reference.encode(texts, batch_size=16, convert_to_numpy=True)
+    assert ours.dtype == np.float32 and ours.shape == (len(texts), 384)
+    assert cosine(ours, theirs).min() > 0.9999
+    np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+
+
+def test_truncates_at_real_token_count(minilm_embedder: HFEmbedder) -> None:
+    tokenizer = minilm_embedder.tokenizer
+    encoding = tokenizer(
+        LONG_TEXT, truncation=True, max_length=minilm_embedder.max_length, return_offsets_mapping=True
+    )
+    assert len(encoding["input_ids"]) == minilm_embedder.max_length
+    last_kept = max(end for start, end in encoding["offset_mapping"] if end > start)
+    prefix = LONG_TEXT[:last_kept]
+    assert len(tokenizer(prefix)["input_ids"]) == minilm_embedder.max_length
+    full, cut = minilm_embedder.encode([LONG_TEXT, prefix])
+    assert cosine(full, cut) > 0.99999
+
+
+def test_encode_keeps_input_order_and_ignores_batching(tiny_model_dir: Path) -> None:
+    texts = [" ".join(["word"] * n) for n in (3, 40, 1, 17, 60, 2, 33, 8)] + ["", "x y"]
+    batched = HFEmbedder("tiny", str(tiny_model_dir), batch_size=3, max_batch_tokens=64, device="cpu")
+    single = HFEmbedder("tiny", str(tiny_model_dir), batch_size=1, device="cpu")
+    got = batched.encode(texts)
+    want = np.stack([single.encode([t])[0] for t in texts])
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    assert batched.encode([]).shape == (0, 32)
+
+
+def test_batches_respect_text_and_token_caps(tiny_model_dir: Path) -> None:
+    embedder = HFEmbedder("tiny", str(tiny_model_dir), batch_size=4, max_batch_tokens=100, device="cpu")
+    lengths = np.array([5, 90, 30, 30, 7, 2, 30, 60, 1, 3])
+    batches = list(embedder._batches(lengths))
+    assert sorted(np.concatenate(batches).tolist()) == list(range(len(lengths)))
+    for batch in batches:
+        assert len(batch) <= 4
+        assert len(batch) == 1 or len(batch) * lengths[batch].max() <= 100
+    assert [lengths[b[0]] for b in batches] == sorted((lengths[b[0]] for b in batches), reverse=True)
+
+
+@pytest.mark.parametrize("pooling", ["mean", "cls", "last"])
+def test_pooling_with_padding_matches_unpadded(tiny_model_dir: Path, pooling: str) -> None:
+    embedder = HFEmbedder("tiny", str(tiny_model_dir), pooling=pooling, batch_size=8, device="cpu")
+    texts = ["a b c d e f g h i j k l", "short one", "x", "a medium length sentence here"]
+    got = embedder.encode(texts)
+    model, tokenizer = embedder.model, embedder.tokenizer
+    for text, vector in zip(texts, got, strict=True):
+        ids = torch.tensor([tokenizer(text)["input_ids"]])
+        with torch.inference_mode():
+            hidden = model(input_ids=ids).last_hidden_state[0]
+        ref = {"mean": hidden.mean(0), "cls": hidden[0], "last": hidden[-1]}[pooling]
+        ref = torch.nn.functional.normalize(ref, dim=0).numpy()
+        np.testing.assert_allclose(vector, ref, atol=1e-5)
+
+
+@pytest.mark.parametrize("left", [False, True])
+def test_pool_picks_real_tokens_for_either_padding_side(tiny_model_dir: Path, left: bool) -> None:
+    embedder = HFEmbedder("tiny", str(tiny_model_dir), device="cpu")
+    lengths = [4, 2, 3]
+    width = max(lengths)
+    mask = torch.zeros(3, width, dtype=torch.long)
+    hidden = torch.randn(3, width, 5)
+    for row, n in enumerate(lengths):
+        real_span = slice(width - n, width) if left else slice(0, n)
+        mask[row, real_span] = 1
+    real = [hidden[row][mask[row].bool()] for row in range(3)]
+    expected = {
+        "last": torch.stack([r[-1] for r in real]),
+        "cls": torch.stack([r[0] for r in real]),
+        "mean": torch.stack([r.mean(0) for r in real]),
+    }
+    for pooling, want in expected.items():
+        embedder.pooling = pooling
+        torch.testing.assert_close(embedder._pool(hidden, mask), want)
+
+
+def test_left_padding_tokenizer_pads_on_the_left(tmp_path: Path) -> None:
+    folder = make_tiny_bert(tmp_path / "left", padding_side="left")
+    embedder = HFEmbedder("tiny-left", str(folder), pooling="last", device="cpu")
+    ids, mask = embedder._pad([[101, 7, 102], [101, 102]])
+    assert mask is not None and mask[1].tolist() == [0, 1, 1]
+    assert ids[1, 1:].tolist() == [101, 102]
+
+
+def test_queries_get_template_and_docs_stay_bare(tiny_model_dir: Path) -> None:
+    embedder = HFEmbedder("tiny", str(tiny_model_dir), query_template="qwen", device="cpu")
+    queries = [Query("1", "Find a statute.", "theft", {}), Query("2", "", "fraud", {})]
+    assert embedder.format_queries(queries) == [
+        "Instruct: Find a statute.\nQuery: theft",
+        "Instruct: \nQuery: fraud",
+    ]
+    assert embedder.format_docs(("doc one", "doc two")) == ["doc one", "doc two"]
+
+
+def test_identity_is_stable_and_tracks_what_changes_vectors(tiny_model_dir: Path, tmp_path: Path) -> None:
+    def identity(folder: Path = tiny_model_dir, **kwargs: object) -> str:
+        return HFEmbedder("tiny", str(folder), device="cpu", **kwargs).identity
+
+    base = identity()
+    assert re.fullmatch(r"tiny-[0-9a-f]{12}", base)
+    assert identity() == base
+    assert identity(query_template="qwen", batch_size=3) == base  # the cache keys on formatted text
+    assert identity(pooling="cls") != base
+    assert identity(max_length=64) != base
+    assert identity(normalize=False) != base
+    assert identity(dtype="bfloat16") != base
+    assert identity(make_tiny_bert(tmp_path / "other", seed=1)) != base
+
+
+def test_weights_fingerprint_needs_a_config(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"config\.json"):
+        weights_fingerprint(tmp_path)
+
+
+def test_max_length_is_capped_by_the_tokenizer(tiny_model_dir: Path) -> None:
+    assert HFEmbedder("tiny", str(tiny_model_dir), max_length=100_000, device="cpu").max_length == 512
+
+
+def test_bad_settings_are_rejected(tiny_model_dir: Path) -> None:
+    with pytest.raises(ValueError, match="pooling"):
+        HFEmbedder("tiny", str(tiny_model_dir), pooling="max", device="cpu")
+    with pytest.raises(ValueError, match="query template"):
+        HFEmbedder("tiny", str(tiny_model_dir), query_template="bge", device="cpu")
+
+
+def test_missing_hub_model_fails_fast_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(OSError, match="era-exp-tests/no-such-model"):
+        HFEmbedder("ghost", "era-exp-tests/no-such-model", device="cpu")
+
+
+def test_dtype_and_device_resolution() -> None:
+    cpu = torch.device("cpu")
+    assert resolve_device("cpu") == cpu
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert resolve_dtype("auto", cpu) == torch.float32
+    assert resolve_dtype("bf16", cpu) == torch.bfloat16
+    with pytest.raises(ValueError, match="float16"):
+        resolve_dtype("int8", cpu)
+
+
+def test_from_loaded_wraps_a_model_in_memory(tiny_model_dir: Path) -> None:
+    from transformers import AutoModel, AutoTokenizer
+
+    loaded = HFEmbedder.from_loaded(
+        "tiny", AutoModel.from_pretrained(tiny_model_dir), AutoTokenizer.from_pretrained(tiny_model_dir)
+    )
+    from_disk = HFEmbedder("tiny", str(tiny_model_dir), device="cpu")
+    texts = ["one text", "another, longer text"]
+    np.testing.assert_allclose(loaded.encode(texts), from_disk.encode(texts), atol=1e-6)
+    assert loaded.dim == 32 and re.fullmatch(r"tiny-[0-9a-f]{12}", loaded.identity)
+
+
+def test_float32_encoding_ignores_a_lowered_matmul_precision(tiny_model_dir: Path) -> None:
+    embedder = HFEmbedder("tiny", str(tiny_model_dir), dtype="float32", device="cpu")
+    texts = ["precision matters", "for cached vectors"]
+    exact = embedder.encode(texts)
+    previous = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("medium")
+    try:
+        np.testing.assert_array_equal(embedder.encode(texts), exact)
+        assert torch.get_float32_matmul_precision() == "medium"
+    finally:
+        torch.set_float32_matmul_precision(previous)
+
+
+def test_cpu_threads_are_capped_to_usable_cpus(monkeypatch: pytest.MonkeyPatch) -> None:
+    from era_exp.embed import hf
+
+    threads = torch.get_num_threads()
+    monkeypatch.setattr(hf, "usable_cpus", lambda: 1)
+    try:
+        torch.set_num_threads(2)
+        hf.fit_cpu_threads()
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(threads)
