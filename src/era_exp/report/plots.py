@@ -102,7 +102,8 @@ def domain_bars(block: Block, path: Path) -> Path:
 def gain_heatmap(grid: Grid, context: Context, path: Path) -> Path | None:
     """ERA's nDCG@10 gain in points over the document model's zero-shot, query × document embedder.
 
-    One panel per train ratio; cells without an ERA run or a zero-shot baseline read ``n/a``.
+    One panel per train ratio over every embedder of the context's pairs; cells without an ERA run
+    or a zero-shot baseline read ``n/a``.
     ``None`` when the context has no ERA run at all.
     """
     era = {
@@ -112,8 +113,9 @@ def gain_heatmap(grid: Grid, context: Context, path: Path) -> Path | None:
     }
     if not era:
         return None
-    queries = sorted({q for q, _, _ in era})
-    docs = sorted({d for _, d, _ in era})
+    pairs = {(b.query_embedder, b.doc_embedder) for b in grid.blocks if b.context == context}
+    queries = sorted({q for q, _ in pairs})
+    docs = sorted({d for _, d in pairs})
     ratios = sorted({r for _, _, r in era})
     baselines = {d: doc_zero_shot(grid.runs, context, d) for d in docs}
     gains = np.full((len(ratios), len(queries), len(docs)), np.nan)
