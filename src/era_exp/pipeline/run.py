@@ -69,7 +69,7 @@ def run(cfg: DictConfig, out_dir: str | Path, trainer_kwargs: dict | None = None
             "query_embedder": cfg.query_embedder.name,
             "doc_embedder": cfg.doc_embedder.name,
             "query_model_used": cfg.query_embedder.name if trains else cfg.doc_embedder.name,
-            "train_ratio": cfg.train_ratio if trains else None,
+            "train_ratio": cfg.train_ratio if method.adaptation else None,
             "setting": cfg.setting.name,
             "holdout_domain": cfg.holdout_domain,
             "domain": cfg.domain,
