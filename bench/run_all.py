@@ -1,0 +1,173 @@
+"""``make bench``: run the CPU benchmarks, then write every figure to docs/benchmarks.md.
+
+Each benchmark writes JSON under bench/results/; this script renders them all, including the GPU
+figures of ``make bench-gpu`` when a GPU run left bench/results/gpu.json. ``--render-only``
+rebuilds the page from the JSON already there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "bench" / "results"
+PAGE = REPO / "docs" / "benchmarks.md"
+
+
+def run_benchmarks(data_root: str) -> None:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "ERA_QUIET": "1"}
+    python = sys.executable
+    for command in (
+        [python, "bench/bench_encode.py", "--data", data_root],
+        [python, "bench/bench_run.py", "--data-root", data_root],
+        [python, "bench/bench_sweep.py"],
+    ):
+        print("$", " ".join(command[1:]), flush=True)
+        subprocess.run(command, cwd=REPO, env=env, check=True)
+
+
+def _load(name: str):
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def encode_section(data: dict | None) -> list[str]:
+    if not data:
+        return ["Not measured yet: run `make bench`."]
+    results = data["encode"]
+    machine = results["machine"]
+    lines = [
+        f"`bench/bench_encode.py`: {machine['cpus']} CPUs, torch {machine['torch']} "
+        f"({machine['torch_threads']} threads). Same model, same texts (mair-lite documents and queries), "
+        "both sides warmed up, interleaved slices.",
+        "",
+        "| model | texts | tokens | sentence-transformers texts/s | era-exp texts/s | speedup | min cosine |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, row in results["models"].items():
+        lines.append(
+            f"| {name} | {row['texts']} | {row['tokens']} | {row['sentence_transformers']['texts_per_s']} "
+            f"| {row['era_exp']['texts_per_s']} | {row['speedup']:.2f}× | {row['min_cosine']:.6f} |"
+        )
+    if cache := results.get("cache"):
+        lines += [
+            "",
+            f"Embedding cache (MiniLM, {cache['texts']} texts): cold {cache['cold_seconds']} s, warm "
+            f"{cache['warm_seconds']} s ({cache['warm_texts_per_s']} texts/s served from disk).",
+        ]
+    return lines
+
+
+def runs_section(rows: list | None) -> list[str]:
+    if not rows:
+        return ["Not measured yet: run `make bench`."]
+    lines = [
+        "`bench/bench_run.py`: each configuration on all mair-lite tasks, once to warm the cache, then "
+        "measured in a fresh output folder. Peak memory is the resident set sampled during the phase.",
+        "",
+        "| run | phase | seconds | peak RSS MiB |",
+        "|---|---|---:|---:|",
+    ]
+    for row in rows:
+        for phase, figures in row["profile"].items():
+            lines.append(f"| {row['run']} | {phase} | {figures['seconds']} | {figures['peak_rss_mib']} |")
+    lines.append("")
+    for row in rows:
+        lines.append(
+            f"- {row['run']} (`{' '.join(row['overrides'])}`): {row['tasks']} tasks, "
+            f"nDCG@10 {row['ndcg@10']}, "
+            f"{row['texts_encoded']} texts encoded, {row['texts_from_cache']} served from the cache."
+        )
+    return lines
+
+
+def sweep_section(data: dict | None) -> list[str]:
+    if not data:
+        return ["Not measured yet: run `make bench`."]
+    settings = f", {' '.join(data['settings'])}" if data["settings"] else ""
+    reused = f"{data['points_computed']} / {data['points_reused']}"
+    return [
+        f"`bench/bench_sweep.py`: the built-in task over the grid `{' '.join(data['grid'])}` "
+        f"({data['points']} points, launcher `{data['launcher']}`{settings}).",
+        "",
+        "| figure | value |",
+        "|---|---:|",
+        f"| cold: encode phase (s) | {data['cold_encode_seconds']} |",
+        f"| cold: sweep (s) | {data['cold_sweep_seconds']} |",
+        f"| cold: total (s) | {data['cold_total_seconds']} |",
+        f"| warm: sweep (s) | {data['warm_sweep_seconds']} |",
+        f"| warm: seconds per grid point | {data['warm_seconds_per_point']} |",
+        f"| resume of a finished sweep (s) | {data['resume_seconds']} |",
+        f"| points computed / reused from a twin with the same run key | {reused} |",
+        f"| distinct texts the grid needs | {data['texts_needed']} |",
+        f"| texts encoded in all | {data['texts_encoded']} |",
+    ]
+
+
+def gpu_section(data: dict | None) -> list[str]:
+    if not data:
+        return ["Not measured on this page yet: run `make bench-gpu` on a GPU machine."]
+    lines = [
+        f"`bench/bench_gpu.py` on **{data['device']}** (torch {data['torch']}): random-init "
+        "Qwen3-Embedding shapes in bf16, no weights and no network; synthetic texts with long-tailed "
+        "lengths, max 512 tokens. "
+        "era-exp's tokens/s covers the whole `encode` call (tokenisation, length sorting, padding, pooling, "
+        "normalisation, copy back to the host); the bare forward is one fixed batch of the mean length, "
+        "without padding or a mask.",
+        "",
+        "| model | batch | texts | era-exp tokens/s | bare forward tokens/s | ratio | peak GPU GiB |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in data["encode"]:
+        lines.append(
+            f"| {row['model']} | {row['batch_size']} | {row['texts']} | {row['era_exp_tokens_per_s']:,} "
+            f"| {row['bare_forward_tokens_per_s']:,} | {row['ratio_to_bare']} | {row['peak_gpu_mem_gib']} |"
+        )
+    s = data["search"]
+    lines += [
+        "",
+        f"Exact search (torch on GPU): {s['docs']:,} documents × {s['queries']:,} queries, dim {s['dim']}, "
+        f"top-{s['k']}: {s['seconds_incl_transfer']} s including the host-to-GPU copy of the corpus "
+        f"({s['queries_per_s']:,} queries/s, {s['doc_scores_per_s']} query-document scores/s).",
+    ]
+    return lines
+
+
+def render() -> str:
+    sections = [
+        ("Encoding throughput (CPU)", encode_section(_load("encode"))),
+        ("Runs with warm caches", runs_section(_load("runs"))),
+        ("Sweeps", sweep_section(_load("sweep"))),
+        ("GPU", gpu_section(_load("gpu"))),
+    ]
+    lines = [
+        "# Benchmarks",
+        "",
+        "Made by `make bench` (CPU figures) and `make bench-gpu` (GPU figures), which write",
+        "`bench/results/*.json`; this page is rendered from those files by `bench/run_all.py`.",
+        "Speed is measured here, never asserted in tests.",
+    ]
+    for title, body in sections:
+        lines += ["", f"## {title}", "", *body]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-root", default="../shared/data/mair-lite")
+    parser.add_argument("--render-only", action="store_true")
+    args = parser.parse_args()
+    if not args.render_only:
+        run_benchmarks(args.data_root)
+    page = render()
+    PAGE.write_text(page, encoding="utf-8")
+    print(page)
+
+
+if __name__ == "__main__":
+    main()
