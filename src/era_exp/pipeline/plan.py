@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from omegaconf import DictConfig
+
 from era_exp.data.schema import Query, Task
 from era_exp.data.split import Split, eval_queries, split_queries
 
@@ -93,3 +95,18 @@ def _trains_on(setting: str, task_domain: str, chosen: str | None) -> bool:
 def _eval_only_split(task: Task, seed: int) -> Split:
     """The split of a task nobody trains on: its test queries only."""
     return Split(train=(), val=(), test=eval_queries(task, "test", seed=seed))
+
+
+def plan_from_config(tasks: Sequence[Task], cfg: DictConfig) -> list[TaskPlan]:
+    """:func:`plan_run` with the arguments an ``era-run`` config gives."""
+    method = cfg.method
+    return plan_run(
+        tasks,
+        setting=cfg.setting.name,
+        trains=bool(method.alignment or method.adaptation),
+        train_ratio=cfg.train_ratio,
+        seed=cfg.seed,
+        eval_split=cfg.eval.split,
+        holdout_domain=cfg.holdout_domain,
+        domain=cfg.domain,
+    )

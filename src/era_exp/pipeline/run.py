@@ -13,7 +13,7 @@ from era_exp.adapters.store import AdapterMeta, save_adapter
 from era_exp.embed.cache import EmbeddingCache
 from era_exp.evaluate.aggregate import aggregate
 from era_exp.pipeline.embeddings import RunEmbeddings, prefetch
-from era_exp.pipeline.plan import plan_run
+from era_exp.pipeline.plan import plan_from_config
 from era_exp.pipeline.profiling import peak_rss_mib, phase
 from era_exp.pipeline.results import completed_results, run_key, write_results
 from era_exp.pipeline.score import score_tasks
@@ -34,16 +34,7 @@ def run(cfg: DictConfig, out_dir: str | Path, trainer_kwargs: dict | None = None
         tasks = instantiate(cfg.data).load()
         method = cfg.method
         trains = bool(method.alignment or method.adaptation)
-        plans = plan_run(
-            tasks,
-            setting=cfg.setting.name,
-            trains=trains,
-            train_ratio=cfg.train_ratio,
-            seed=cfg.seed,
-            eval_split=cfg.eval.split,
-            holdout_domain=cfg.holdout_domain,
-            domain=cfg.domain,
-        )
+        plans = plan_from_config(tasks, cfg)
     cache = EmbeddingCache(cfg.paths.cache_dir)
     emb = RunEmbeddings(cache, instantiate(cfg.query_embedder), instantiate(cfg.doc_embedder))
     with phase(profile, "encode"):

@@ -22,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 from era_exp.data.schema import Task
 from era_exp.embed.cache import EmbeddingCache
 from era_exp.pipeline.embeddings import RunEmbeddings, prefetch
-from era_exp.pipeline.plan import plan_run
+from era_exp.pipeline.plan import plan_from_config
 from era_exp.sweep.grid import compose_grid
 
 log = logging.getLogger(__name__)
@@ -44,18 +44,7 @@ class TextRecorder:
 
 def record_point(cfg: DictConfig, tasks: Sequence[Task], emb: RunEmbeddings) -> None:
     """Ask ``emb`` for every embedding the run ``cfg`` reads: the pipeline's own plan and prefetch."""
-    method = cfg.method
-    plans = plan_run(
-        tasks,
-        setting=cfg.setting.name,
-        trains=bool(method.alignment or method.adaptation),
-        train_ratio=cfg.train_ratio,
-        seed=cfg.seed,
-        eval_split=cfg.eval.split,
-        holdout_domain=cfg.holdout_domain,
-        domain=cfg.domain,
-    )
-    prefetch(plans, emb, cfg)
+    prefetch(plan_from_config(tasks, cfg), emb, cfg)
 
 
 @dataclass
