@@ -8,66 +8,73 @@ docs/results/zero-shot.md; ``... reproduction`` writes docs/results/reproduction
 from __future__ import annotations
 
 import argparse
+import hashlib
 import logging
+import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from era_exp.config import compose
 from era_exp.io import atomic_write_text
 from era_exp.pipeline.run import run
 
-ZERO_SHOT = {"MiniLM": "minilm_to_minilm", "mpnet": "mpnet_to_mpnet"}
 RATIOS = (0.05, 0.2)
 
 
-def run_point(name: str, overrides: Sequence[str], data_root: str, out_root: Path) -> dict:
-    """Run (or reuse) one configuration on the local data root."""
-    cfg = compose(["data=mair_lite", f"data.root={data_root}", *overrides], return_hydra_config=False)
-    return run(cfg, out_root / name)
+@dataclass(frozen=True)
+class Points:
+    """Where runs read data and write results, and which tasks they cover (None: every task)."""
+
+    data_root: str
+    out_root: Path
+    tasks: tuple[str, ...] | None = None
+
+    def run(self, name: str, overrides: Sequence[str], tasks: tuple[str, ...] | None = None) -> dict:
+        """Run (or reuse) one configuration; the folder name carries the task selection."""
+        tasks = tasks if tasks is not None else self.tasks
+        selection = ["data=mair_lite", f"data.root={self.data_root}"]
+        tag = "all"
+        if tasks:
+            selection.append(f"data.tasks=[{','.join(tasks)}]")
+            tag = f"{len(tasks)}tasks-{hashlib.sha1(','.join(sorted(tasks)).encode()).hexdigest()[:6]}"
+        cfg = compose([*selection, *overrides], return_hydra_config=False)
+        return run(cfg, self.out_root / f"{name}-{tag}")
 
 
-def zero_shot_page(data_root: str, out_root: Path, command: str) -> str:
+def zero_shot_page(points: Points, command: str, mpnet_tasks: tuple[str, ...] | None) -> str:
     results = {
-        label: run_point(f"zero_shot-{pair}", [f"pair={pair}"], data_root, out_root)
-        for label, pair in ZERO_SHOT.items()
+        "MiniLM zero-shot": points.run("zero_shot-minilm_to_minilm", ["pair=minilm_to_minilm"]),
+        "mpnet zero-shot": points.run("zero_shot-mpnet_to_mpnet", ["pair=mpnet_to_mpnet"], mpnet_tasks),
     }
-    columns = [f"{label} zero-shot" for label in results]
     lines = [
         "# Zero-shot nDCG@10 on mair-lite",
         "",
-        f"Made by `{command}` (test split of the split protocol, seed 42; nDCG@10 × 100).",
+        f"Made by `{command}` (test split of the split protocol, seed 42; nDCG@10 × 100;",
+        "— where a model was not run on a task).",
         "",
-        *_task_table(results, columns),
+        *_task_table(results, list(results)),
         "",
-        *_domain_table(results, columns),
+        *_domain_table(results, list(results)),
     ]
     return "\n".join(lines) + "\n"
 
 
-def reproduction_page(data_root: str, out_root: Path, command: str) -> str:
-    points: dict[str, dict] = {
-        "MiniLM zero-shot": run_point(
-            "zero_shot-minilm_to_minilm", ["pair=minilm_to_minilm"], data_root, out_root
-        ),
-        "mpnet zero-shot": run_point(
-            "zero_shot-mpnet_to_mpnet", ["pair=mpnet_to_mpnet"], data_root, out_root
-        ),
-        "align-only": run_point(
-            "align_only-mpnet_to_minilm", ["pair=mpnet_to_minilm", "method=align_only"], data_root, out_root
-        ),
+def reproduction_page(points: Points, command: str) -> str:
+    run_point = points.run
+    results: dict[str, dict] = {
+        "MiniLM zero-shot": run_point("zero_shot-minilm_to_minilm", ["pair=minilm_to_minilm"]),
+        "mpnet zero-shot": run_point("zero_shot-mpnet_to_mpnet", ["pair=mpnet_to_mpnet"]),
+        "align-only": run_point("align_only-mpnet_to_minilm", ["pair=mpnet_to_minilm", "method=align_only"]),
     }
     for ratio in RATIOS:
         for method, label in (("label_only", "label-only"), ("era", "ERA")):
             overrides = ["pair=mpnet_to_minilm", f"method={method}", f"train_ratio={ratio}"]
-            points[f"{label} {ratio}"] = run_point(
-                f"{method}-mpnet_to_minilm-{ratio}", overrides, data_root, out_root
-            )
+            results[f"{label} {ratio}"] = run_point(f"{method}-mpnet_to_minilm-{ratio}", overrides)
     for ratio in RATIOS:
         overrides = ["pair=minilm_to_minilm", "method=era", f"train_ratio={ratio}"]
-        points[f"MiniLM→MiniLM ERA {ratio}"] = run_point(
-            f"era-minilm_to_minilm-{ratio}", overrides, data_root, out_root
-        )
-    columns = list(points)
+        results[f"MiniLM→MiniLM ERA {ratio}"] = run_point(f"era-minilm_to_minilm-{ratio}", overrides)
+    columns = list(results)
     lines = [
         "# Reproduction: ERA on mair-lite with the bundled models",
         "",
@@ -76,40 +83,51 @@ def reproduction_page(data_root: str, out_root: Path, command: str) -> str:
         "split), test split, seed 42, the paper's hyper-parameters (conf/stage1/paper.yaml,",
         "conf/stage2/paper.yaml). nDCG@10 × 100.",
         "",
-        *_task_table(points, columns),
+        *_task_table(results, columns),
         "",
-        *_domain_table(points, columns),
+        *_domain_table(results, columns),
         "",
         "## Findings",
         "",
-        *_findings(points),
+        *_findings(results),
     ]
     return "\n".join(lines) + "\n"
 
 
 def _task_table(results: dict[str, dict], columns: list[str]) -> list[str]:
-    first = next(iter(results.values()))
-    tasks = sorted(first["per_task"], key=lambda task: (first["per_task"][task]["domain"], task))
+    """Per-task nDCG@10; each column's own means, plus means over the tasks every column ran."""
+    domain_of = {task: row["domain"] for r in results.values() for task, row in r["per_task"].items()}
+    tasks = sorted(domain_of, key=lambda task: (domain_of[task], task))
     lines = ["| task | domain | " + " | ".join(columns) + " |", "|---|---|" + "---:|" * len(columns)]
     for task in tasks:
-        cells = [_pct(results[col]["per_task"][task]["ndcg@10"]) for col in columns]
-        lines.append(f"| {task} | {first['per_task'][task]['domain']} | " + " | ".join(cells) + " |")
+        cells = [_cell(results[col]["per_task"].get(task)) for col in columns]
+        lines.append(f"| {task} | {domain_of[task]} | " + " | ".join(cells) + " |")
     for key, label in (("ndcg@10", "mean over tasks"), ("ndcg@10_domain_mean", "mean of domain means")):
         cells = [f"**{_pct(results[col]['overall'][key])}**" for col in columns]
         lines.append(f"| **{label}** | | " + " | ".join(cells) + " |")
+    common = [task for task in tasks if all(task in results[col]["per_task"] for col in columns)]
+    if len(common) < len(tasks):
+        cells = [
+            f"**{_pct(sum(results[col]['per_task'][t]['ndcg@10'] for t in common) / len(common))}**"
+            for col in columns
+        ]
+        lines.append(
+            f"| **mean over the {len(common)} tasks all columns ran** | | " + " | ".join(cells) + " |"
+        )
     return lines
 
 
 def _domain_table(results: dict[str, dict], columns: list[str]) -> list[str]:
-    domains = sorted(next(iter(results.values()))["per_domain"])
+    domains = sorted({domain for r in results.values() for domain in r["per_domain"]})
     lines = ["| domain | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
     for domain in domains:
-        lines.append(
-            f"| {domain} | "
-            + " | ".join(_pct(results[c]["per_domain"][domain]["ndcg@10"]) for c in columns)
-            + " |"
-        )
+        cells = [_cell(results[col]["per_domain"].get(domain)) for col in columns]
+        lines.append(f"| {domain} | " + " | ".join(cells) + " |")
     return lines
+
+
+def _cell(row: dict | None) -> str:
+    return "—" if row is None else _pct(row["ndcg@10"])
 
 
 def _findings(points: dict[str, dict]) -> list[str]:
@@ -143,6 +161,10 @@ def _pct(value: float) -> str:
     return f"{100 * value:.1f}"
 
 
+def _names(value: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in value.split(",") if name.strip())
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Command-line entry: build one of the result pages."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -150,11 +172,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--data-root", default="../shared/data/mair-lite")
     parser.add_argument("--out-root", default="outputs/results")
     parser.add_argument("--docs", default="docs/results")
+    parser.add_argument("--tasks", type=_names, default=None, help="comma-separated tasks (default: all)")
+    parser.add_argument(
+        "--mpnet-tasks", type=_names, default=None, help="zero-shot page: tasks for mpnet (default: --tasks)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    command = f"make {args.page}"
-    build = zero_shot_page if args.page == "zero-shot" else reproduction_page
-    page = build(args.data_root, Path(args.out_root), command)
+    command = " ".join(["python -m era_exp.cli.results", *(argv if argv is not None else sys.argv[1:])])
+    points = Points(args.data_root, Path(args.out_root), args.tasks)
+    if args.page == "zero-shot":
+        page = zero_shot_page(points, command, args.mpnet_tasks)
+    else:
+        page = reproduction_page(points, command)
     path = atomic_write_text(Path(args.docs) / f"{args.page}.md", page)
     print(page)
     print(f"written: {path}")
