@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -29,6 +30,7 @@ class Points:
     data_root: str
     out_root: Path
     tasks: tuple[str, ...] | None = None
+    reference: Path = Path("docs/results/reference-authors.json")
 
     def run(self, name: str, overrides: Sequence[str], tasks: tuple[str, ...] | None = None) -> dict:
         """Run (or reuse) one configuration; the folder name carries the task selection."""
@@ -56,6 +58,8 @@ def zero_shot_page(points: Points, command: str, mpnet_tasks: tuple[str, ...] | 
         *_task_table(results, list(results)),
         "",
         *_domain_table(results, list(results)),
+        "",
+        *_reference_table(results, points.reference),
     ]
     return "\n".join(lines) + "\n"
 
@@ -86,6 +90,8 @@ def reproduction_page(points: Points, command: str) -> str:
         *_task_table(results, columns),
         "",
         *_domain_table(results, columns),
+        "",
+        *_reference_table(results, points.reference),
         "",
         "## Findings",
         "",
@@ -123,6 +129,34 @@ def _domain_table(results: dict[str, dict], columns: list[str]) -> list[str]:
     for domain in domains:
         cells = [_cell(results[col]["per_domain"].get(domain)) for col in columns]
         lines.append(f"| {domain} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _reference_table(results: dict[str, dict], reference: Path) -> list[str]:
+    """era-exp against the authors' code, on the tasks both ran, for every column both have."""
+    if not reference.is_file():
+        return []
+    authors = json.loads(reference.read_text(encoding="utf-8"))
+    lines = [
+        "## Against the authors' code",
+        "",
+        authors["source"],
+        "",
+        "| column | tasks | era-exp mean | authors' mean | largest per-task gap |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for column, theirs in authors["columns"].items():
+        ours = results.get(column, {}).get("per_task", {})
+        tasks = [task for task in theirs if task in ours]
+        if not tasks:
+            continue
+        mine = {task: 100 * ours[task]["ndcg@10"] for task in tasks}
+        gap = max(tasks, key=lambda task: abs(mine[task] - theirs[task]))
+        lines.append(
+            f"| {column} | {len(tasks)} | {sum(mine.values()) / len(tasks):.1f} "
+            f"| {sum(theirs[t] for t in tasks) / len(tasks):.1f} "
+            f"| {mine[gap] - theirs[gap]:+.1f} ({gap}) |"
+        )
     return lines
 
 
