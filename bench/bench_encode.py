@@ -196,6 +196,7 @@ def main() -> None:
             "cpus": len(os.sched_getaffinity(0)),
             "torch_threads": torch.get_num_threads(),
             "torch": torch.__version__,
+            "load_average_1min_start": round(os.getloadavg()[0], 2),
         },
         "models": {},
     }
@@ -209,6 +210,7 @@ def main() -> None:
     if args.cache_texts:
         texts = load_texts(args.data, args.cache_texts * 4 // 5, args.cache_texts // 5, seed=2)
         results["cache"] = cache_cost(args.minilm, texts, args)
+    results["machine"]["load_average_1min_end"] = round(os.getloadavg()[0], 2)
     print(table(results))
     merged = json.loads(args.out.read_text(encoding="utf-8")) if args.out.is_file() else {}
     merged["encode" if args.device == "cpu" else f"encode_{args.device}"] = results

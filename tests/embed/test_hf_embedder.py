@@ -230,3 +230,13 @@ def test_cpu_threads_are_capped_to_usable_cpus(monkeypatch: pytest.MonkeyPatch) 
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(threads)
+
+
+def test_default_batch_budget_keeps_cpu_work_per_op_steady() -> None:
+    from era_exp.embed.hf import default_batch_tokens
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert default_batch_tokens(64, cpu, 768) == 2048
+    assert default_batch_tokens(64, cpu, 384) == 4 * default_batch_tokens(64, cpu, 768)
+    assert default_batch_tokens(64, cpu, 32) == 16384
+    assert default_batch_tokens(16, cuda, 1024) == 16 * 512

@@ -40,7 +40,8 @@ _TOKENIZER_FILES = re.compile(
     r"^(config\.json|tokenizer.*|special_tokens_map\.json|added_tokens\.json|vocab\..*|merges\.txt"
     r"|.*\.model|.*\.index\.json)$"
 )
-CPU_BATCH_TOKENS = 2048
+CPU_BATCH_TOKENS_AT_768 = 2048
+CPU_MAX_BATCH_TOKENS = 16384
 _SAMPLE_BLOCKS = 32
 _BLOCK = 1 << 16
 _EDGE = 1 << 20
@@ -69,13 +70,17 @@ def fit_cpu_threads() -> None:
         torch.set_num_threads(cpus)
 
 
-def default_batch_tokens(batch_size: int, device: torch.device) -> int:
-    """Padded tokens per batch: 2048 on CPU, ``batch_size * 512`` on GPU.
+def default_batch_tokens(batch_size: int, device: torch.device, hidden_size: int) -> int:
+    """Padded tokens per batch: on GPU ``batch_size * 512``; on CPU a fixed amount of work per op.
 
-    On CPU a batch beyond a few thousand tokens runs no faster per token, and its activations get too
-    large for the allocator to reuse, so every op maps and zeroes fresh pages; a GPU wants big batches.
+    On CPU each weight matmul of a batch gets about 1.2 GFLOP (2048 tokens at hidden size 768, 8192 at
+    384, at most 16384 tokens): long enough to amortise the threads' synchronisation at every op, which
+    dominates when other processes share the cores, yet small enough that activations fit the cache and
+    the allocator reuses them instead of mapping and zeroing fresh pages at every op.
     """
-    return batch_size * 512 if device.type == "cuda" else CPU_BATCH_TOKENS
+    if device.type == "cuda":
+        return batch_size * 512
+    return max(256, min(CPU_MAX_BATCH_TOKENS, CPU_BATCH_TOKENS_AT_768 * 768**2 // hidden_size**2))
 
 
 @contextmanager
@@ -275,11 +280,11 @@ class HFEmbedder:
         self.query_template = query_template
         self.normalize = normalize
         self.batch_size = batch_size
-        self.max_batch_tokens = max_batch_tokens or default_batch_tokens(batch_size, self.device)
         self.tokenizer = tokenizer
         limit = getattr(tokenizer, "model_max_length", None) or max_length
         self.max_length = min(max_length, int(limit))
         self.dim = int(config.hidden_size)
+        self.max_batch_tokens = max_batch_tokens or default_batch_tokens(batch_size, self.device, self.dim)
         pad_id = tokenizer.pad_token_id
         self.pad_id = pad_id if pad_id is not None else (tokenizer.eos_token_id or 0)
         self.left_padding = tokenizer.padding_side == "left"
