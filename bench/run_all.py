@@ -67,8 +67,9 @@ def runs_section(rows: list | None) -> list[str]:
     if not rows:
         return ["Not measured yet: run `make bench`."]
     lines = [
-        "`bench/bench_run.py`: each configuration on all mair-lite tasks, once to warm the cache, then "
-        "measured in a fresh output folder. Peak memory is the resident set sampled during the phase.",
+        "`bench/bench_run.py`: each configuration in a fresh output folder on the mair-lite tasks named "
+        "below. The encode phase is profiled apart, so Stage 1, Stage 2 and evaluation are warm-cache "
+        "figures. Peak memory is the resident set sampled during each phase.",
         "",
         "| run | phase | seconds | peak RSS MiB |",
         "|---|---|---:|---:|",
@@ -79,7 +80,7 @@ def runs_section(rows: list | None) -> list[str]:
     lines.append("")
     for row in rows:
         lines.append(
-            f"- {row['run']} (`{' '.join(row['overrides'])}`): {row['tasks']} tasks, "
+            f"- {row['run']} (`{' '.join(row['overrides'])}`, tasks: {row['data_tasks']}): {row['tasks']} tasks, "
             f"nDCG@10 {row['ndcg@10']}, "
             f"{row['texts_encoded']} texts encoded, {row['texts_from_cache']} served from the cache."
         )
