@@ -80,7 +80,8 @@ def runs_section(rows: list | None) -> list[str]:
     lines.append("")
     for row in rows:
         lines.append(
-            f"- {row['run']} (`{' '.join(row['overrides'])}`, tasks: {row['data_tasks']}): {row['tasks']} tasks, "
+            f"- {row['run']} (`{' '.join(row['overrides'])}`, tasks: {row['data_tasks']}): "
+            f"{row['tasks']} tasks, "
             f"nDCG@10 {row['ndcg@10']}, "
             f"{row['texts_encoded']} texts encoded, {row['texts_from_cache']} served from the cache."
         )
