@@ -36,30 +36,44 @@ def _load(name: str):
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def encode_section(data: dict | None) -> list[str]:
+def _encode_table(results: dict) -> list[str]:
+    lines = [
+        "| model | device, dtype | texts | tokens | sentence-transformers texts/s | era-exp texts/s "
+        "| speedup | min cosine |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, row in results["models"].items():
+        lines.append(
+            f"| {name} | {row['device']}, {row['dtype']} | {row['texts']} | {row['tokens']} "
+            f"| {row['sentence_transformers']['texts_per_s']} | {row['era_exp']['texts_per_s']} "
+            f"| {row['speedup']:.2f}× | {row['min_cosine']:.6f} |"
+        )
+    return lines
+
+
+def encode_section(data: dict | None, idle: dict | None) -> list[str]:
     if not data:
         return ["Not measured yet: run `make bench`."]
     results = data["encode"]
     machine = results["machine"]
     lines = [
-        f"`bench/bench_encode.py`: {machine['cpus']} CPUs, torch {machine['torch']} "
-        f"({machine['torch_threads']} threads). Same model, same texts (mair-lite documents and queries), "
-        "both sides warmed up, interleaved slices.",
+        f"`bench/bench_encode.py` on this project's machine: {machine['cpus']} CPUs shared with other "
+        f"jobs while measured, torch {machine['torch']}. Same model and texts (mair-lite documents and "
+        "queries) on both sides, warmed up, run in interleaved slices.",
         "",
-        "| model | texts | tokens | sentence-transformers texts/s | era-exp texts/s | speedup | min cosine |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        *_encode_table(results),
     ]
-    for name, row in results["models"].items():
-        lines.append(
-            f"| {name} | {row['texts']} | {row['tokens']} | {row['sentence_transformers']['texts_per_s']} "
-            f"| {row['era_exp']['texts_per_s']} | {row['speedup']:.2f}× | {row['min_cosine']:.6f} |"
-        )
     if cache := results.get("cache"):
         lines += [
             "",
             f"Embedding cache (MiniLM, {cache['texts']} texts): cold {cache['cold_seconds']} s, warm "
             f"{cache['warm_seconds']} s ({cache['warm_texts_per_s']} texts/s served from disk).",
         ]
+    if idle:
+        lines += ["", "On idle cores (`bench/results/encode_h100_host.json`): " + idle["note"], ""]
+        for key in ("encode_cpu_2cores", "encode_cuda_bf16", "encode_cuda_fp32"):
+            if key in idle:
+                lines += [f"`{key}`:", "", *_encode_table(idle[key]), ""]
     return lines
 
 
@@ -142,7 +156,7 @@ def gpu_section(data: dict | None) -> list[str]:
 
 def render() -> str:
     sections = [
-        ("Encoding throughput (CPU)", encode_section(_load("encode"))),
+        ("Encoding throughput", encode_section(_load("encode"), _load("encode_h100_host"))),
         ("Runs with warm caches", runs_section(_load("runs"))),
         ("Sweeps", sweep_section(_load("sweep"))),
         ("GPU", gpu_section(_load("gpu"))),
