@@ -44,7 +44,7 @@ def point_results(sweep_dir: Path) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="bench/results/sweep.json")
-    parser.add_argument("--launcher", default="parallel", help="hydra/launcher option for the multiruns")
+    parser.add_argument("--jobs", type=int, default=2, help="parallel jobs (hydra/launcher=parallel)")
     parser.add_argument("settings", nargs="*", help="extra overrides for every point, e.g. stage1.epochs=20")
     args = parser.parse_args()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "ERA_QUIET": "1"}
@@ -55,9 +55,17 @@ def main() -> None:
         encode_s = timed([str(BIN / "era-encode"), *overrides, "--summary", str(summary)], env)
         encode = json.loads(summary.read_text())
 
+        # As `make sweep`: the cores shared out between the jobs.
+        threads = str(max(1, (os.cpu_count() or 1) // args.jobs))
+        job_env = {**env, "OMP_NUM_THREADS": threads}
+
         def multirun(name: str) -> float:
-            sweep = [f"hydra.sweep.dir={root / name}", f"hydra/launcher={args.launcher}"]
-            return timed([str(BIN / "era-run"), "-m", *overrides, *sweep], env)
+            sweep = [
+                f"hydra.sweep.dir={root / name}",
+                "hydra/launcher=parallel",
+                f"hydra.launcher.n_jobs={args.jobs}",
+            ]
+            return timed([str(BIN / "era-run"), "-m", *overrides, *sweep], job_env)
 
         cold_s = multirun("cold")
         warm_s = multirun("warm")
@@ -67,7 +75,7 @@ def main() -> None:
     row = {
         "grid": GRID,
         "settings": args.settings,
-        "launcher": args.launcher,
+        "jobs": args.jobs,
         "points": len(warm),
         "points_computed": len(computed),
         "points_reused": len(cold) - len(computed),
