@@ -148,7 +148,7 @@ def _describe(
     finished = sorted(dt.datetime.fromtimestamp((r.path / DONE_FILE).stat().st_mtime) for r in runs)
     data = sorted({_data_label(r.results.get("config", {}).get("data", {})) for r in runs})
     return {
-        "Sweep folder": str(sweep_dir.resolve()),
+        "Sweep folder": str(sweep_dir),  # as given, so committed reports carry no machine paths
         "Report generated": dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
         "Runs": f"{len(runs)} finished ({len({r.results['run_key'] for r in runs})} distinct computations), "
         f"{len(incomplete)} skipped as incomplete",
