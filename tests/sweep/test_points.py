@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -91,6 +93,23 @@ def test_a_killed_source_is_recomputed_not_reused(tmp_path: Path, computed: list
     job.run_job(_cfg(tmp_path, "method=zero_shot", "train_ratio=0.2"), second, store)
     assert computed == [first, second]
     assert store.source(run_key(_cfg(tmp_path, "method=zero_shot"))) == second
+
+
+def test_the_same_point_launched_twice_at_once_is_computed_once(
+    tmp_path: Path, computed: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slow = job.run
+
+    def slow_run(cfg: DictConfig, out_dir: Path, trainer_kwargs: dict | None = None) -> dict:
+        time.sleep(0.5)
+        return slow(cfg, out_dir, trainer_kwargs)
+
+    monkeypatch.setattr(job, "run", slow_run)
+    cfg, out_dir = _cfg(tmp_path, "method=era"), tmp_path / "era"
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: job.run_job(cfg, out_dir, PointStore(tmp_path)), range(2)))
+    assert computed == [out_dir]
+    assert results[0] == results[1]
 
 
 def test_skip_completed_false_recomputes(tmp_path: Path, computed: list[Path]) -> None:

@@ -4,7 +4,8 @@ Order of checks for a grid point with run key K in folder F of sweep S:
 1. F already holds complete results for K (DONE names K): nothing to do.
 2. Another folder of S computed K (``S/.points/K.json``): link its outputs into F.
 3. Otherwise compute K in F, then record F as K's source for the rest of the sweep.
-Steps 2-3 run under K's lock, so concurrent jobs compute each key once. A job killed mid-way left
+Steps 2-3 run under K's lock (step 1 is checked again once it is held), so concurrent jobs compute
+each key once, even when the same sweep is launched twice. A job killed mid-way left
 no DONE, so step 1 fails for it and it is redone from scratch on the next run of the sweep.
 """
 
@@ -40,8 +41,10 @@ def run_job(
     if store is None:
         return _compute(cfg, out_dir, group)
     with store.lock(key):
+        if reuse and (done := completed_results(out_dir, key)):
+            return done  # finished by a concurrent job (the same sweep launched twice) while we waited
         source = store.source(key) if reuse else None
-        if source is not None and source.resolve() != out_dir.resolve():
+        if source is not None:
             with tracking(cfg, out_dir, group=group) as tracker:
                 results = store.materialize(key, source, out_dir, lambda twin: restate(twin, cfg))
                 tracker.log_results(results)
