@@ -53,7 +53,7 @@ log = logging.getLogger(__name__)
 
 MANIFEST = "replica.json"
 FORMAT = 1
-BATCH = 4_096
+BATCH = 1_024
 MAX_LABELS = 30
 MIN_CORPUS = 10  # at tiny scales a corpus keeps a few distractors (never more than MAIR has)
 
