@@ -58,8 +58,10 @@ def prefetch(plans: Sequence[TaskPlan], emb: RunEmbeddings, cfg: DictConfig) -> 
     method = cfg.method
     trains = bool(method.alignment or method.adaptation)
     for plan in plans:
-        emb.corpus(plan.task.corpus)
-        emb.queries(plan.scored_queries, model="query" if trains else "doc")
+        if plan.scored_queries or plan.trains:
+            emb.corpus(plan.task.corpus)
+        if plan.scored_queries:
+            emb.queries(plan.scored_queries, model="query" if trains else "doc")
     training = [plan for plan in plans if plan.trains]
     if method.alignment:
         for corpus, rows in sample_alignment_docs(
@@ -70,6 +72,8 @@ def prefetch(plans: Sequence[TaskPlan], emb: RunEmbeddings, cfg: DictConfig) -> 
         teacher = teacher_for(method.name, emb.query_model.identity, emb.doc_model.identity)
         for plan in training:
             labelled = [*plan.split.train, *plan.split.val]
+            if not labelled:
+                continue
             emb.queries(labelled)
             if teacher == "doc_model":
                 emb.queries(labelled, model="doc")

@@ -6,6 +6,7 @@ import hashlib
 import json
 from pathlib import Path
 
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from era_exp.io import atomic_write_json, atomic_write_text
@@ -14,12 +15,30 @@ RESULTS_FILE = "results.json"
 DONE_FILE = "DONE"
 # Config keys that change where or how a run is logged, not what it computes.
 _NOT_IDENTITY = {"paths", "logger", "hydra", "skip_completed", "sweep"}
+# Data keys that say where the data lies or which version to fetch; the data fingerprint stands for
+# what is actually read, so a moved folder keeps the key and changed data changes it.
+_DATA_LOCATION = {
+    "root",
+    "queries",
+    "docs",
+    "queries_revision",
+    "docs_revision",
+    "cache_dir",
+    "fingerprint_cache",
+}
+
+
+def data_fingerprint(cfg: DictConfig) -> str:
+    """Content fingerprint of the tasks ``cfg.data`` selects (see :mod:`era_exp.data.fingerprint`)."""
+    return instantiate(cfg.data).fingerprint()
 
 
 def run_key(cfg: DictConfig) -> str:
-    """Hash of everything that determines a run's numbers (not its output folder or logger)."""
+    """Hash of everything that determines a run's numbers (not its output folder, logger or data paths)."""
     container = OmegaConf.to_container(cfg, resolve=False)
     identity = {k: v for k, v in container.items() if k not in _NOT_IDENTITY}
+    identity["data"] = {k: v for k, v in identity["data"].items() if k not in _DATA_LOCATION}
+    identity["data_fingerprint"] = data_fingerprint(cfg)
     if not cfg.method.adaptation:
         # Only Stage 2 reads the train split, so without it every train ratio is the same run.
         identity["train_ratio"] = None

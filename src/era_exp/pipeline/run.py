@@ -15,7 +15,7 @@ from era_exp.evaluate.aggregate import aggregate
 from era_exp.pipeline.embeddings import RunEmbeddings, prefetch
 from era_exp.pipeline.plan import plan_from_config
 from era_exp.pipeline.profiling import peak_rss_mib, phase
-from era_exp.pipeline.results import completed_results, run_key, write_results
+from era_exp.pipeline.results import completed_results, data_fingerprint, run_key, write_results
 from era_exp.pipeline.score import score_tasks
 from era_exp.pipeline.train import train_stages
 
@@ -31,7 +31,8 @@ def run(cfg: DictConfig, out_dir: str | Path, trainer_kwargs: dict | None = None
         return done
     profile: dict[str, dict[str, float]] = {}
     with phase(profile, "load_data"):
-        tasks = instantiate(cfg.data).load()
+        source = instantiate(cfg.data)
+        tasks = source.load()
         method = cfg.method
         trains = bool(method.alignment or method.adaptation)
         plans = plan_from_config(tasks, cfg)
@@ -68,6 +69,7 @@ def run(cfg: DictConfig, out_dir: str | Path, trainer_kwargs: dict | None = None
         },
         **summary,
         "per_unit": units,
+        "data": {"fingerprint": data_fingerprint(cfg), **source.provenance()},
         "split_sizes": {
             plan.task.name: {
                 "labelled": len(plan.task.labelled_queries),
