@@ -110,6 +110,7 @@ def test_replica_layout_and_counts(mair_replica: Path, mair_replica_tasks: tuple
             ids = {d["id"] for d in docs}
             assert len(ids) == len(docs) and all(d["doc"].strip() for d in docs)
             assert all(label["id"] in ids for q in queries for label in q["labels"])
+            assert all(len(q["labels"]) < len(docs) for q in queries)
             assert all(q["query"].strip() and q["instruction"].strip() and q["labels"] for q in queries)
     assert manifest["queries"] == sum(shape[name].num_queries for name in mair_replica_tasks)
     assert manifest["documents"] == sum(manifest["corpora"].values())
@@ -119,9 +120,9 @@ def test_corpus_size_rule() -> None:
     split = mair_shape()["AY2"].splits[0]
     assert corpus_size(split, 1.0, 0) == split.documents
     assert corpus_size(split, 0.25, 0) == round(split.documents * 0.25)
-    assert corpus_size(split, SCALE, 10_000) == 10_000
+    assert corpus_size(split, SCALE, 10_000) == 10_000 + generate_module.MIN_DISTRACTORS
     tiny = mair_shape()["SWE-Bench-Lite"].splits[0]
-    assert corpus_size(tiny, SCALE, 1) == min(tiny.documents, generate_module.MIN_CORPUS)
+    assert corpus_size(tiny, SCALE, 1) == min(tiny.documents, 1 + generate_module.MIN_DISTRACTORS)
 
 
 def test_datasets_reads_the_mirror_offline(

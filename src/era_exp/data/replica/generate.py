@@ -52,10 +52,10 @@ from era_exp.io import atomic_write_json
 log = logging.getLogger(__name__)
 
 MANIFEST = "replica.json"
-FORMAT = 1
+FORMAT = 2  # bump whenever the generated content changes for the same seed and scale
 BATCH = 1_024
 MAX_LABELS = 30
-MIN_CORPUS = 10  # at tiny scales a corpus keeps a few distractors (never more than MAIR has)
+MIN_DISTRACTORS = 10  # at tiny scales a corpus keeps a few unlabelled documents (never more than MAIR has)
 
 _DOC_NOUNS = {
     "Web": "web passages",
@@ -115,9 +115,9 @@ def _grades(rng: np.random.Generator, max_grade: int, count: int) -> np.ndarray:
 
 
 def corpus_size(split: SplitShape, docs_scale: float, labelled: int) -> int:
-    """Documents of a corpus at ``docs_scale``: MAIR's count scaled, at least ``labelled`` and
-    ``MIN_CORPUS``, at most MAIR's."""
-    return min(split.documents, max(round(split.documents * docs_scale), labelled, MIN_CORPUS))
+    """Documents of a corpus at ``docs_scale``: MAIR's count scaled, but at least the ``labelled``
+    ones plus ``MIN_DISTRACTORS`` others, and at most MAIR's count."""
+    return min(split.documents, max(round(split.documents * docs_scale), labelled + MIN_DISTRACTORS))
 
 
 def _plan_corpus(spec: ReplicaSpec, owner: TaskShape, corpus: SplitShape) -> tuple[int, list[_Queries]]:
@@ -130,7 +130,8 @@ def _plan_corpus(spec: ReplicaSpec, owner: TaskShape, corpus: SplitShape) -> tup
             n = np.ones(split.queries, dtype=np.int64)
         else:
             n = rng.geometric(1 / task.labels_per_query, split.queries)
-        counts.append(np.minimum(n, min(MAX_LABELS, corpus.documents)))
+        # a query never labels more than half of its corpus, so every query has negatives
+        counts.append(np.minimum(n, max(1, min(MAX_LABELS, corpus.documents // 2))))
     size = corpus_size(corpus, spec.docs_scale, int(sum(int(c.sum()) for c in counts)))
     planned = []
     for (task, split), n in zip(scored, counts, strict=True):
