@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: install test test-all lint demo bench bench-gpu zero-shot reproduction sweep clean
+.PHONY: install test test-all lint demo bench bench-gpu bench-scale zero-shot reproduction sweep clean
 
 install:  ## virtual environment, the project, and the bundled offline models
 	$(PYTHON) -m venv $(VENV)
@@ -71,6 +71,14 @@ bench:  ## speed and memory figures, printed and written to docs/benchmarks.md
 
 bench-gpu:  ## GPU throughput with random-init Qwen3-Embedding shapes (no network, no weights)
 	$(BIN)/python bench/bench_gpu.py
+
+# Corpus scales of bench-scale: S=0.25 is about 1.07M documents (1.8 GB of replica text).
+SCALES ?= 0.01,0.05,0.25
+SCALE_THREADS ?= 1
+
+bench-scale:  ## zero-shot and ERA on the MAIR replica at growing S through era-run data=hub (heavy, hours on 2 cores)
+	OMP_NUM_THREADS=$(SCALE_THREADS) $(BIN)/python bench/bench_scale.py --scales $(SCALES)
+	$(BIN)/python bench/run_all.py --render-only
 
 clean:
 	rm -rf outputs multirun .pytest_cache .ruff_cache

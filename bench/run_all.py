@@ -131,6 +131,83 @@ def sweep_section(data: dict | None) -> list[str]:
     ]
 
 
+def _mib(value: int) -> str:
+    return f"{value / 2**20:,.0f}"
+
+
+def scale_section(data: dict | None) -> list[str]:
+    if not data:
+        return ["Not measured yet: run `make bench-scale` (heavy: hours on 2 cores)."]
+    machine, points = data["machine"], data["points"]
+    models = ", ".join(f"{n} (hidden {m['hidden']}, {m['layers']} layers)" for n, m in data["models"].items())
+    max_length = next(iter(data["models"].values()))["max_length"]
+    lines = [
+        "`bench/bench_scale.py` (`make bench-scale`): the MAIR replica (`era-mair-replica`, all 126 tasks, "
+        "MAIR's 10,038 queries, about 4.27M × S documents) read through the real hub path "
+        "(`era-run data=hub data.queries=R/MAIR-Queries data.docs=R/MAIR-Docs`), zero-shot first (cold "
+        "`datasets` and embedding caches), then ERA at train ratio 0.2 (documents warm). Models: random-init "
+        f"BERTs with MiniLM's tokenizer, {models}, max_length {max_length}, so the figures are the "
+        f"framework's, not a model's. Machine: {machine['cpus']} CPUs shared with other jobs, torch "
+        f"{machine['torch']} with {machine['threads']} thread(s).",
+        "",
+        "| S | documents | largest corpus | replica MiB | generation s | generator peak MiB |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for p in points:
+        lines.append(
+            f"| {p['docs_scale']} | {p['documents']:,} | {p['largest_corpus']:,} "
+            f"| {_mib(p['replica_bytes'])} | {p['generate_seconds']} | {p['generate_rss_mib']} |"
+        )
+    phases = ("load_data", "encode", "stage1", "stage2", "evaluate")
+    lines += [
+        "",
+        "Seconds and peak resident MiB per phase (`results.json` profile), texts encoded per second of the "
+        "encode phase, and the caches after the run:",
+        "",
+        "| S | run | " + " | ".join(phases) + " | texts encoded | texts/s | process peak MiB "
+        "| embedding cache MiB | datasets cache MiB | nDCG@10 |",
+        "|---:|---|" + "---:|" * (len(phases) + 7),
+    ]
+    for p in points:
+        for name, run in p["runs"].items():
+            cells = [
+                f"{run['profile'][ph]['seconds']} s / {run['profile'][ph]['peak_rss_mib']:.0f}"
+                if ph in run["profile"]
+                else "–"
+                for ph in phases
+            ]
+            lines.append(
+                f"| {p['docs_scale']} | {name} | " + " | ".join(cells) + f" | {run['texts_encoded']:,} "
+                f"| {run['texts_per_s'] or '–'} | {run['peak_rss_mib']:.0f} "
+                f"| {_mib(run['embedding_cache_bytes'])} | {_mib(run['datasets_cache_bytes'])} "
+                f"| {run['ndcg@10']} |"
+            )
+    if data.get("growth"):
+        lines += [
+            "",
+            "Growth with the number of documents between the smallest and largest S (log-log slope: 1 is "
+            "linear, 0 flat):",
+            "",
+            "| run | phase | time exponent | memory exponent |",
+            "|---|---|---:|---:|",
+        ]
+        for name, table in data["growth"].items():
+            for phase, figures in table.items():
+                lines.append(
+                    f"| {name} | {phase} | {figures.get('seconds_slope', '–')} "
+                    f"| {figures.get('peak_rss_slope', '–')} |"
+                )
+        for name, figures in data["memory_per_document"].items():
+            lines.append("")
+            lines.append(
+                f"{name}: peak memory grows by {figures['bytes_per_document']:,} bytes per document of "
+                f"the replica, {figures['bytes_per_largest_corpus_document']:,} bytes per document of its "
+                "largest corpus."
+            )
+    lines += ["", "![time and memory against documents](img/bench-scale.png)"]
+    return lines
+
+
 def gpu_section(data: dict | None) -> list[str]:
     if not data:
         return ["Not measured on this page yet: run `make bench-gpu` on a GPU machine."]
@@ -165,12 +242,14 @@ def render() -> str:
         ("Encoding throughput", encode_section(_load("encode"), _load("encode_h100_host"))),
         ("Runs with warm caches", runs_section(_load("runs"))),
         ("Sweeps", sweep_section(_load("sweep"))),
+        ("Scale: the full MAIR shape", scale_section(_load("scale"))),
         ("GPU", gpu_section(_load("gpu"))),
     ]
     lines = [
         "# Benchmarks",
         "",
-        "Made by `make bench` (CPU figures) and `make bench-gpu` (GPU figures), which write",
+        "Made by `make bench` (CPU figures), `make bench-gpu` (GPU figures) and `make bench-scale` (the",
+        "full MAIR shape on a replica), which write",
         "`bench/results/*.json`; this page is rendered from those files by `bench/run_all.py`.",
         "Speed is measured here, never asserted in tests.",
     ]

