@@ -12,7 +12,9 @@ Per run it records each phase's wall time and peak resident memory (``results.js
 texts encoded and texts/s, the embedding and ``datasets`` cache sizes, and the process's peak
 memory; then how each figure grows with the number of documents (log-log slope between the
 smallest and largest S) and memory against the largest single corpus. Writes
-bench/results/scale.json and docs/img/bench-scale.png; ``bench/run_all.py`` renders the table.
+bench/results/scale.json and docs/img/bench-scale.png after every run, so an interrupted benchmark
+resumes where it stopped (``--fresh`` measures everything again); ``bench/run_all.py`` renders the
+table.
 """
 
 from __future__ import annotations
@@ -176,7 +178,9 @@ def growth(points: list[dict]) -> dict:
     """Per method and phase: time and memory growth exponents over the scales measured."""
     table: dict[str, dict] = {}
     for method in METHODS:
-        runs = [{"documents": p["documents"], **p["runs"][method]} for p in points]
+        runs = [{"documents": p["documents"], **p["runs"][method]} for p in points if method in p["runs"]]
+        if len(runs) < 2:
+            continue
         phases = runs[-1]["profile"]
         table[method] = {
             phase: {
@@ -191,9 +195,12 @@ def growth(points: list[dict]) -> dict:
 
 def memory_per_document(points: list[dict]) -> dict:
     """Extra peak memory per extra document, against all documents and against the largest corpus."""
-    first, last = points[0], points[-1]
     out = {}
     for method in METHODS:
+        measured = [p for p in points if method in p["runs"]]
+        if len(measured) < 2:
+            continue
+        first, last = measured[0], measured[-1]
         extra = (last["runs"][method]["peak_rss_mib"] - first["runs"][method]["peak_rss_mib"]) * 2**20
         out[method] = {
             "bytes_per_document": round(extra / (last["documents"] - first["documents"]), 1),
@@ -211,12 +218,14 @@ def plot(points: list[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-    docs = [p["documents"] for p in points]
     for method in METHODS:
-        for phase in points[-1]["runs"][method]["profile"]:
-            seconds = [p["runs"][method]["profile"][phase]["seconds"] for p in points]
+        measured = [p for p in points if method in p["runs"]]
+        docs = [p["documents"] for p in measured]
+        for phase in measured[-1]["runs"][method]["profile"]:
+            seconds = [p["runs"][method]["profile"][phase]["seconds"] for p in measured]
             left.plot(docs, seconds, marker="o", label=f"{method}: {phase}")
-        right.plot(docs, [p["runs"][method]["peak_rss_mib"] for p in points], marker="o", label=method)
+        right.plot(docs, [p["runs"][method]["peak_rss_mib"] for p in measured], marker="o", label=method)
+    docs = [p["documents"] for p in points]
     right.plot(docs, [p["generate_rss_mib"] for p in points], marker="x", linestyle=":", label="generator")
     for axis, title, unit in ((left, "time per phase", "seconds"), (right, "peak resident memory", "MiB")):
         axis.set_xscale("log")
@@ -237,7 +246,9 @@ def main() -> None:
     parser.add_argument("--scales", default=",".join(map(str, SCALES)), help="comma-separated S values")
     parser.add_argument("--out", default=str(OUT))
     parser.add_argument("--plot", default=str(PLOT))
+    parser.add_argument("--fresh", action="store_true", help="rerun the runs --out already records")
     args = parser.parse_args()
+    done = finished_runs(Path(args.out))
     scales = sorted(float(s) for s in args.scales.split(","))
     WORK.mkdir(parents=True, exist_ok=True)
     models = {
@@ -258,15 +269,29 @@ def main() -> None:
             "generate_rss_mib": round(generate_rss, 1),
             "runs": {},
         }
+        points.append(point)
         for method in METHODS:
+            if not args.fresh and (kept := done.get((scale, point["documents"], method))):
+                point["runs"][method] = kept
+                continue
             out = WORK / "runs" / f"s{scale}-{method.replace(' ', '_')}"
             shutil.rmtree(out, ignore_errors=True)
             point["runs"][method] = run_point(scale, method, replica, models, out)
             print(json.dumps({"docs_scale": scale, **point["runs"][method]}, indent=1), flush=True)
-        points.append(point)
-        write_report(points, Path(args.out))
-    plot(points, Path(args.plot))
-    print(json.dumps(growth(points) if len(points) > 1 else {}, indent=1))
+            write_report(points, Path(args.out))
+            plot(points, Path(args.plot))
+    print(json.dumps(growth(points), indent=1))
+
+
+def finished_runs(path: Path) -> dict[tuple[float, int, str], dict]:
+    """Runs an earlier (possibly interrupted) benchmark recorded, by scale, documents and method."""
+    if not path.is_file():
+        return {}
+    return {
+        (p["docs_scale"], p["documents"], method): run
+        for p in json.loads(path.read_text())["points"]
+        for method, run in p["runs"].items()
+    }
 
 
 def write_report(points: list[dict], out: Path) -> None:
@@ -283,8 +308,8 @@ def write_report(points: list[dict], out: Path) -> None:
             name: {"hidden": h, "layers": n, "max_length": MAX_LENGTH} for name, (h, n) in MODELS.items()
         },
         "points": points,
-        "growth": growth(points) if len(points) > 1 else {},
-        "memory_per_document": memory_per_document(points) if len(points) > 1 else {},
+        "growth": growth(points),
+        "memory_per_document": memory_per_document(points),
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
