@@ -11,7 +11,9 @@ framework (loading, caching, search, evaluation), not a model.
 Per run it records each phase's wall time and peak resident memory (``results.json`` profile),
 texts encoded and texts/s, the embedding and ``datasets`` cache sizes, and the process's peak
 memory; then how each figure grows with the number of documents (log-log slope between the
-smallest and largest S) and memory against the largest single corpus. Writes
+smallest and largest S) and memory against the largest single corpus. At the largest S a third run,
+zero-shot on the task with the largest corpus alone, gives the memory floor a run over all tasks
+would have if it held one task's corpus at a time. Writes
 bench/results/scale.json and docs/img/bench-scale.png after every run, so an interrupted benchmark
 resumes where it stopped (``--fresh`` measures everything again); ``bench/run_all.py`` renders the
 table.
@@ -120,8 +122,15 @@ def generate(scale: float, replica: Path) -> tuple[dict, float, float]:
     return report["manifest"], time.perf_counter() - started, report["peak_rss_mib"]
 
 
-def run_point(scale: float, method: str, replica: Path, models: dict[str, Path], out: Path) -> dict:
-    """One ``era-run`` on the replica at ``scale``; its profile, caches and peak memory."""
+def run_point(
+    scale: float,
+    method: str,
+    replica: Path,
+    models: dict[str, Path],
+    out: Path,
+    tasks: list[str] | None = None,
+) -> dict:
+    """One ``era-run`` on the replica at ``scale`` (all tasks, or ``tasks``); profile, caches, peak memory."""
     cache = WORK / f"cache-s{scale}"
     hf_cache = WORK / f"hf-s{scale}"
     overrides = [
@@ -134,6 +143,7 @@ def run_point(scale: float, method: str, replica: Path, models: dict[str, Path],
         *_embedder("query_embedder", "tiny-query", models["tiny-query"]),
         *_embedder("doc_embedder", "tiny-doc", models["tiny-doc"]),
         *METHODS[method],
+        *([f"data.tasks=[{','.join(tasks)}]"] if tasks else []),
         f"paths.cache_dir={cache}",
         f"hydra.run.dir={out}",
         "skip_completed=false",
@@ -220,6 +230,8 @@ def plot(points: list[dict], path: Path) -> None:
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     for method in METHODS:
         measured = [p for p in points if method in p["runs"]]
+        if not measured:
+            continue
         docs = [p["documents"] for p in measured]
         for phase in measured[-1]["runs"][method]["profile"]:
             seconds = [p["runs"][method]["profile"][phase]["seconds"] for p in measured]
@@ -264,11 +276,14 @@ def main() -> None:
             "documents": manifest["documents"],
             "queries": manifest["queries"],
             "largest_corpus": max(manifest["corpora"].values()),
+            "largest_corpus_file": max(manifest["corpora"], key=manifest["corpora"].get),
             "replica_bytes": _bytes(replica),
             "generate_seconds": round(generate_seconds, 1),
             "generate_rss_mib": round(generate_rss, 1),
             "runs": {},
         }
+        if kept := done.get((scale, point["documents"], "largest_task_only")):
+            point["largest_task_only"] = kept
         points.append(point)
         for method in METHODS:
             if not args.fresh and (kept := done.get((scale, point["documents"], method))):
@@ -280,6 +295,16 @@ def main() -> None:
             print(json.dumps({"docs_scale": scale, **point["runs"][method]}, indent=1), flush=True)
             write_report(points, Path(args.out))
             plot(points, Path(args.plot))
+    top = points[-1]
+    largest = top["largest_corpus_file"].split("/")[0]
+    if args.fresh or "largest_task_only" not in top:
+        out = WORK / "runs" / f"s{top['docs_scale']}-largest-task"
+        shutil.rmtree(out, ignore_errors=True)
+        run = run_point(
+            top["docs_scale"], "zero-shot", WORK / f"replica-s{top['docs_scale']}", models, out, [largest]
+        )
+        top["largest_task_only"] = {"task": largest, **run}
+        write_report(points, Path(args.out))
     print(json.dumps(growth(points), indent=1))
 
 
@@ -287,11 +312,13 @@ def finished_runs(path: Path) -> dict[tuple[float, int, str], dict]:
     """Runs an earlier (possibly interrupted) benchmark recorded, by scale, documents and method."""
     if not path.is_file():
         return {}
-    return {
-        (p["docs_scale"], p["documents"], method): run
-        for p in json.loads(path.read_text())["points"]
-        for method, run in p["runs"].items()
-    }
+    found = {}
+    for p in json.loads(path.read_text())["points"]:
+        for method, run in p["runs"].items():
+            found[(p["docs_scale"], p["documents"], method)] = run
+        if "largest_task_only" in p:
+            found[(p["docs_scale"], p["documents"], "largest_task_only")] = p["largest_task_only"]
+    return found
 
 
 def write_report(points: list[dict], out: Path) -> None:
