@@ -166,7 +166,7 @@ def scale_section(data: dict | None) -> list[str]:
         "",
         "| S | run | " + " | ".join(phases) + " | texts encoded | texts/s | process peak MiB "
         "| embedding cache MiB | datasets cache MiB | nDCG@10 |",
-        "|---:|---|" + "---:|" * (len(phases) + 7),
+        "|---:|---|" + "---:|" * (len(phases) + 6),
     ]
     for p in points:
         runs = dict(p["runs"])

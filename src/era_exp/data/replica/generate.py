@@ -146,7 +146,9 @@ def _plan_corpus(spec: ReplicaSpec, owner: TaskShape, corpus: SplitShape) -> tup
     return size, planned
 
 
-def _doc_rows(spec: ReplicaSpec, owner: TaskShape, corpus: SplitShape, size: int, queries: list[_Queries]):
+def _doc_rows(
+    spec: ReplicaSpec, owner: TaskShape, corpus: SplitShape, size: int, queries: list[_Queries]
+) -> Iterator[dict[str, str]]:
     """``{"id", "doc"}`` rows of one corpus, a batch at a time; labelled documents carry topic words."""
     marks: dict[int, list[str]] = defaultdict(list)
     for planned in queries:
