@@ -26,6 +26,7 @@ import json
 import math
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -70,6 +71,11 @@ def tiny_model(folder: Path, hidden: int, layers: int, seed: int) -> Path:
     return folder
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _bytes(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.exists() else 0
 
@@ -86,10 +92,12 @@ def _embedder(side: str, name: str, folder: Path) -> list[str]:
 
 _GENERATE = """
 import json, resource, sys
-from era_exp.data.replica import ReplicaSpec, generate_replica
+from era_exp.data.replica import ReplicaSpec, generate_replica, read_manifest
+before = read_manifest(sys.argv[1])
 manifest = generate_replica(sys.argv[1], ReplicaSpec(seed=0, docs_scale=float(sys.argv[2])), force=True)
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({"manifest": manifest, "peak_rss_mib": peak}))
+usage = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"manifest": manifest, "reused": before == manifest, "peak_rss_mib": usage.ru_maxrss / 1024,
+                  "cpu_seconds": usage.ru_utime + usage.ru_stime}))
 """
 
 
@@ -106,9 +114,9 @@ def _env(**extra: str) -> dict[str, str]:
     }
 
 
-def generate(scale: float, replica: Path) -> tuple[dict, float, float]:
+def generate(scale: float, replica: Path) -> dict:
     """The replica at ``scale`` (generated, or reused when complete) in a child process: its manifest,
-    seconds and the generator's peak memory."""
+    whether it was reused, wall and CPU seconds and the generator's peak memory."""
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-c", _GENERATE, str(replica), str(scale)],
@@ -119,7 +127,7 @@ def generate(scale: float, replica: Path) -> tuple[dict, float, float]:
         text=True,
     )
     report = json.loads(done.stdout.strip().splitlines()[-1])
-    return report["manifest"], time.perf_counter() - started, report["peak_rss_mib"]
+    return {**report, "seconds": time.perf_counter() - started}
 
 
 def run_point(
@@ -151,9 +159,12 @@ def run_point(
     env = _env(HF_DATASETS_CACHE=str(hf_cache))
     command = [sys.executable, "-m", "era_exp.cli.run", *overrides]
     print("$ era-run", " ".join(overrides), flush=True)
+    load_before = os.getloadavg()[0]
+    cpu_before = _children_cpu()
     started = time.perf_counter()
     subprocess.run(command, cwd=REPO, env=env, check=True, stdout=subprocess.DEVNULL)
     wall = time.perf_counter() - started
+    cpu = _children_cpu() - cpu_before
     results = json.loads((out / "results.json").read_text())
     profile = results["profile"]
     encode = profile.get("encode", {}).get("seconds", 0.0)
@@ -161,6 +172,8 @@ def run_point(
     return {
         "method": method,
         "wall_seconds": round(wall, 1),
+        "cpu_seconds": round(cpu, 1),
+        "load_average": [round(load_before, 1), round(os.getloadavg()[0], 1)],
         "profile": profile,
         "peak_rss_mib": results["peak_rss_mib"],
         "texts_encoded": encoded,
@@ -237,8 +250,14 @@ def plot(points: list[dict], path: Path) -> None:
             seconds = [p["runs"][method]["profile"][phase]["seconds"] for p in measured]
             left.plot(docs, seconds, marker="o", label=f"{method}: {phase}")
         right.plot(docs, [p["runs"][method]["peak_rss_mib"] for p in measured], marker="o", label=method)
-    docs = [p["documents"] for p in points]
-    right.plot(docs, [p["generate_rss_mib"] for p in points], marker="x", linestyle=":", label="generator")
+    made = [p for p in points if p["generate_rss_mib"] is not None]
+    right.plot(
+        [p["documents"] for p in made],
+        [p["generate_rss_mib"] for p in made],
+        marker="x",
+        linestyle=":",
+        label="generator",
+    )
     for axis, title, unit in ((left, "time per phase", "seconds"), (right, "peak resident memory", "MiB")):
         axis.set_xscale("log")
         axis.set_yscale("log")
@@ -259,6 +278,7 @@ def main() -> None:
     parser.add_argument("--out", default=str(OUT))
     parser.add_argument("--plot", default=str(PLOT))
     parser.add_argument("--fresh", action="store_true", help="rerun the runs --out already records")
+    parser.add_argument("--skip-largest-task", action="store_true", help="no largest-task-only run")
     args = parser.parse_args()
     done = finished_runs(Path(args.out))
     scales = sorted(float(s) for s in args.scales.split(","))
@@ -270,7 +290,8 @@ def main() -> None:
     points = []
     for scale in scales:
         replica = WORK / f"replica-s{scale}"
-        manifest, generate_seconds, generate_rss = generate(scale, replica)
+        made = generate(scale, replica)
+        manifest = made["manifest"]
         point = {
             "docs_scale": scale,
             "documents": manifest["documents"],
@@ -278,12 +299,15 @@ def main() -> None:
             "largest_corpus": max(manifest["corpora"].values()),
             "largest_corpus_file": max(manifest["corpora"], key=manifest["corpora"].get),
             "replica_bytes": _bytes(replica),
-            "generate_seconds": round(generate_seconds, 1),
-            "generate_rss_mib": round(generate_rss, 1),
+            "generate_seconds": None if made["reused"] else round(made["seconds"], 1),
+            "generate_cpu_seconds": None if made["reused"] else round(made["cpu_seconds"], 1),
+            "generate_rss_mib": None if made["reused"] else round(made["peak_rss_mib"], 1),
             "runs": {},
         }
         if kept := done.get((scale, point["documents"], "largest_task_only")):
             point["largest_task_only"] = kept
+        if made["reused"] and (before := done.get((scale, point["documents"], "generation"))):
+            point.update(before)
         points.append(point)
         for method in METHODS:
             if not args.fresh and (kept := done.get((scale, point["documents"], method))):
@@ -297,7 +321,7 @@ def main() -> None:
             plot(points, Path(args.plot))
     top = points[-1]
     largest = top["largest_corpus_file"].split("/")[0]
-    if args.fresh or "largest_task_only" not in top:
+    if not args.skip_largest_task and (args.fresh or "largest_task_only" not in top):
         out = WORK / "runs" / f"s{top['docs_scale']}-largest-task"
         shutil.rmtree(out, ignore_errors=True)
         run = run_point(
@@ -318,6 +342,9 @@ def finished_runs(path: Path) -> dict[tuple[float, int, str], dict]:
             found[(p["docs_scale"], p["documents"], method)] = run
         if "largest_task_only" in p:
             found[(p["docs_scale"], p["documents"], "largest_task_only")] = p["largest_task_only"]
+        if p.get("generate_seconds") is not None:
+            keys = ("generate_seconds", "generate_cpu_seconds", "generate_rss_mib")
+            found[(p["docs_scale"], p["documents"], "generation")] = {k: p.get(k) for k in keys}
     return found
 
 
