@@ -167,7 +167,9 @@ def scale_section(data: dict | None) -> list[str]:
     lines += [
         "",
         "Seconds and peak resident MiB per phase (`results.json` profile), texts encoded per second of the "
-        "encode phase, and the caches after the run:",
+        "encode phase, and the caches after the run. Times are wall-clock on two cores shared with other "
+        "jobs whose load varied between runs (the load average, where recorded, is given below the table), "
+        "so the time exponents further down carry that noise; the memory figures do not.",
         "",
         "| S | run | " + " | ".join(phases) + " | texts encoded | texts/s | process peak MiB "
         "| embedding cache MiB | datasets cache MiB | nDCG@10 |",
@@ -190,6 +192,18 @@ def scale_section(data: dict | None) -> list[str]:
                 f"| {_mib(run['embedding_cache_bytes'])} | {_mib(run['datasets_cache_bytes'])} "
                 f"| {run['ndcg@10']} |"
             )
+    loads = [
+        f"S={p['docs_scale']} {name}: {run['load_average'][0]}–{run['load_average'][1]}, "
+        f"{run['cpu_seconds']} CPU s"
+        for p in points
+        for name, run in p["runs"].items()
+        if "load_average" in run
+    ]
+    if loads:
+        lines += [
+            "",
+            "Load average at the start and end of a run, and its CPU seconds: " + "; ".join(loads) + ".",
+        ]
     if data.get("growth"):
         lines += [
             "",
