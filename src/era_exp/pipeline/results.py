@@ -17,20 +17,14 @@ DONE_FILE = "DONE"
 _NOT_IDENTITY = {"paths", "logger", "hydra", "skip_completed", "sweep"}
 # Data keys that say where the data lies or which version to fetch; the data fingerprint stands for
 # what is actually read, so a moved folder keeps the key and changed data changes it.
-_DATA_LOCATION = {
-    "root",
-    "queries",
-    "docs",
-    "queries_revision",
-    "docs_revision",
-    "cache_dir",
-    "fingerprint_cache",
-}
+_DATA_LOCATION = {"root", "queries", "docs", "queries_revision", "docs_revision", "cache_dir"}
+# File digests of the data, kept beside the embedding cache so each data file is read once.
+DIGEST_CACHE = "data-digests.json"
 
 
 def data_fingerprint(cfg: DictConfig) -> str:
     """Content fingerprint of the tasks ``cfg.data`` selects (see :mod:`era_exp.data.fingerprint`)."""
-    return instantiate(cfg.data).fingerprint()
+    return instantiate(cfg.data).fingerprint(Path(cfg.paths.cache_dir) / DIGEST_CACHE)
 
 
 def run_key(cfg: DictConfig) -> str:
