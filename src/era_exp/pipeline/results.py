@@ -10,6 +10,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from era_exp.io import atomic_write_json, atomic_write_text
+from era_exp.pipeline.plan import MethodStages
 
 RESULTS_FILE = "results.json"
 DONE_FILE = "DONE"
@@ -33,8 +34,7 @@ def run_key(cfg: DictConfig) -> str:
     identity = {k: v for k, v in container.items() if k not in _NOT_IDENTITY}
     identity["data"] = {k: v for k, v in identity["data"].items() if k not in _DATA_LOCATION}
     identity["data_fingerprint"] = data_fingerprint(cfg)
-    if not cfg.method.adaptation:
-        # Only Stage 2 reads the train split, so without it every train ratio is the same run.
+    if MethodStages.of(cfg.method).ratio_free:
         identity["train_ratio"] = None
     return hashlib.sha1(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
