@@ -10,9 +10,8 @@ import pytest
 
 EOS = "<|endoftext|>"
 # One or two tasks per domain: single-query sub-splits (SWE-Bench-Lite), multi-split tasks (CQADupStack,
-# CUAD, MISeD) and graded labels (NFCorpus). At this scale every corpus keeps unlabelled documents beside
-# the ones its queries label, which Stage 2 needs as negatives (the shared session replica's 0.0005 gives
-# SWE-Bench-Lite 10-document corpora that one query can label entirely).
+# CUAD, MISeD) and graded labels (NFCorpus). At this scale each of SWE-Bench-Lite's 119 corpora holds
+# about 20 documents, so Stage 2 mines its negatives among real distractors, not only padding.
 GRID_TASKS = (
     "SciFact",
     "MBPP",
