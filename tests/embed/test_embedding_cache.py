@@ -142,7 +142,9 @@ def test_corrupt_shard_is_dropped_and_rebuilt(
 def test_size_check_alone_misses_same_size_damage(tmp_path: Path) -> None:
     embedder = FakeEmbedder()
     EmbeddingCache(tmp_path).get_or_encode(embedder, TEXTS)
-    vectors_file = shard_records(tmp_path, embedder)[0].with_suffix(".npy")
+    record = shard_records(tmp_path, embedder)[0]
+    rows = json.loads(record.read_text())["rows"]
+    vectors_file = record.with_suffix(".npy")
     data = vectors_file.read_bytes()
     vectors_file.write_bytes(data[:-4] + bytes(4))
     by_size = EmbeddingCache(tmp_path, verify="size")
@@ -150,7 +152,7 @@ def test_size_check_alone_misses_same_size_damage(tmp_path: Path) -> None:
     assert by_size.stats.encoded == 0
     by_hash = EmbeddingCache(tmp_path, verify="hash")
     by_hash.get_or_encode(embedder, TEXTS)
-    assert by_hash.stats.encoded == len(TEXTS)
+    assert by_hash.stats.encoded == rows
 
 
 def test_uncommitted_files_are_ignored_and_cleaned(tmp_path: Path) -> None:
