@@ -480,9 +480,7 @@ class HFEmbedder:
             start += size
             size = _WINDOW_BATCHES * self.batch_size
 
-    def _prepared(
-        self, texts: Sequence[str]
-    ) -> Iterator[tuple[np.ndarray, torch.Tensor, torch.Tensor | None]]:
+    def _prepared(self, texts: Sequence[str]) -> Iterator[tuple[np.ndarray, Tensor, Tensor | None]]:
         """``(positions, input_ids, mask)`` batch after batch, padded (and pinned on CUDA)."""
         pin = self.device.type == "cuda"
         for window in self._windows(texts):
