@@ -32,7 +32,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from era_exp.config import conf_dir
-from era_exp.embed.distributed import EncodeSettings
+from era_exp.embed.distributed import EncodeSettings, use_local_device
 from era_exp.io import atomic_write_json
 from era_exp.sweep.naming import register_resolvers
 from era_exp.sweep.needs import encode_plan, plan_encoding
@@ -124,6 +124,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise SystemExit("era-encode: --dry-run counts texts in one process; drop the launcher overrides")
         summary = launch_array(split, settings)
     else:
+        if settings.distributed:
+            use_local_device()
         plan = plan_encoding(split.grid)
         summary = plan.summary() if args.dry_run else encode_plan(plan, settings, args.shard)
     if summary is None:  # a rank other than 0 of a distributed encode: rank 0 reports

@@ -143,7 +143,10 @@ def _predict(jobs: Sequence[EncodeJob], settings: EncodeSettings, start: float) 
             device = self.trainer.strategy.root_device
             if device.type == "cpu":  # share the cores between the ranks on this node
                 torch.set_num_threads(max(1, usable_cpus() // max(1, self.trainer.num_devices)))
-            self.embedders = [_on_device(job.embedder, device) for job in jobs]
+            moved: dict[int, object] = {}  # an embedder shared by several jobs moves (and loads) once
+            self.embedders = [
+                moved.setdefault(id(job.embedder), _on_device(job.embedder, device)) for job in jobs
+            ]
 
         def predict_step(self, unit: int, batch_idx: int) -> int:
             number, lo, hi = self.units[unit]
@@ -181,6 +184,24 @@ def _predict(jobs: Sequence[EncodeJob], settings: EncodeSettings, start: float) 
         seconds=round(time.perf_counter() - start, 3),
         ranks=ranks,
     )
+
+
+def use_local_device() -> None:
+    """Make this process's own GPU the current one before anything touches CUDA.
+
+    Ranks started by torchrun, srun or Lightning know their local rank from the environment; without
+    this, every rank's first CUDA call (planning the grid builds the embedders) would open a context
+    on GPU 0.
+    """
+    local = os.environ.get("LOCAL_RANK") or (
+        os.environ.get("SLURM_LOCALID") if int(os.environ.get("SLURM_NTASKS", "1")) > 1 else None
+    )
+    if local is None:
+        return
+    import torch
+
+    if torch.cuda.is_available() and int(local) < torch.cuda.device_count():
+        torch.cuda.set_device(int(local))
 
 
 def _units(jobs: Sequence[EncodeJob], size: int) -> list[tuple[int, int, int]]:
