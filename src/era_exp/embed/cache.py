@@ -382,6 +382,12 @@ class EmbeddingCache:
         costs = np.minimum(np.fromiter(map(len, texts), dtype=np.float64, count=len(texts)), cap) + 1
         by_key = np.argsort(keys)
         sorted_keys = keys[by_key]
+
+        def mine(other: np.ndarray) -> np.ndarray:
+            """Positions in ``texts`` of the keys of ``other`` that this request holds."""
+            pos = np.minimum(np.searchsorted(sorted_keys, other), len(keys) - 1)
+            return by_key[pos[sorted_keys[pos] == other]]
+
         pending = np.ones(len(texts), dtype=bool)
         rate: float | None = None  # text cost per second on the last chunk
         done = 0
@@ -391,15 +397,20 @@ class EmbeddingCache:
                 with store.board.lock():
                     live = store.board.live()
                     for shard in store.refresh(live):  # chunks other workers committed meanwhile
-                        pos = np.minimum(np.searchsorted(sorted_keys, shard.keys), len(keys) - 1)
-                        theirs = by_key[pos[sorted_keys[pos] == shard.keys]]
+                        theirs = mine(shard.keys)
                         bar.update(int(pending[theirs].sum()))
                         pending[theirs] = False
-                    claimed = np.concatenate([c.keys for c in live] or [np.empty(0, KEY_DTYPE)])
-                    # At most len(claimed) pending texts are claimed, so this many candidates suffice.
-                    candidates = order[pending[order]][: self.chunk_size + len(claimed)]
-                    free = candidates[~np.isin(keys[candidates], claimed)]
-                    chunk = self._next_chunk(free, costs, rate)
+                    available = pending.copy()
+                    rivals = set()  # other workers holding leases on texts this request needs
+                    for other in live:
+                        held = mine(other.keys)
+                        if available[held].any():
+                            rivals.add((other.host, other.pid))
+                        available[held] = False
+                    free = order[available[order]]
+                    # Fair share: leave texts for the rivals rather than taking everything left.
+                    share = -(-len(free) // (len(rivals) + 1))
+                    chunk = self._next_chunk(free, costs, rate)[:share]
                     claim = store.board.stake(keys[chunk]) if len(chunk) else None
                 self.overhead_seconds += self.clock() - start
                 if claim is None:
