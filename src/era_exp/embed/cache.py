@@ -42,6 +42,7 @@ STORAGE_DTYPES = ("float32", "float16", "bfloat16")
 _ON_DISK = {"float32": np.dtype(np.float32), "float16": np.dtype(np.float16), "bfloat16": np.dtype(np.uint16)}
 _FIRST_CHUNK = 16  # texts in the first chunk, before any rate is known
 _CHARS_PER_TOKEN = 6  # a text costs at most this many characters per token of max_length
+_TEXT_COST = 64  # plus this much per text (special tokens, padding, per-row work), in characters
 _POLL_SECONDS = 0.5  # wait between looks while every missing text is claimed by another worker
 
 
@@ -379,7 +380,8 @@ class EmbeddingCache:
         """Encode ``texts`` (longest first) chunk by chunk under leases; return how many this process did."""
         order = np.argsort([-len(t) for t in texts], kind="stable")
         cap = _CHARS_PER_TOKEN * int(getattr(embedder, "max_length", 0) or 1024)
-        costs = np.minimum(np.fromiter(map(len, texts), dtype=np.float64, count=len(texts)), cap) + 1
+        lengths = np.fromiter(map(len, texts), dtype=np.float64, count=len(texts))
+        costs = np.minimum(lengths, cap) + _TEXT_COST
         by_key = np.argsort(keys)
         sorted_keys = keys[by_key]
 
