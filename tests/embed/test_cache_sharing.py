@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from embed_helpers import FakeEmbedder
 
 from era_exp.embed.cache import EmbeddingCache, text_keys
 from era_exp.embed.claims import ClaimBoard, process_alive
+from helpers.fake_embedder import FakeEmbedder
 
 TEXTS = [f"shared text {i} " + "word " * (i % 11) for i in range(200)]
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from embed_helpers import FakeEmbedder
 
 from era_exp.data.schema import Query
 from era_exp.embed.cache import EmbeddingCache, encode_docs, encode_queries
+from helpers.fake_embedder import FakeEmbedder
 
 TEXTS = [f"document number {i} " + "word " * (i % 7) for i in range(23)]
 
