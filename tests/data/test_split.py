@@ -138,9 +138,7 @@ def test_a_task_of_single_query_sub_splits_is_split_across_them(swe_bench: list[
         assert [s.test for s in splits] == [s.test for s in by_ratio[RATIOS[0]]], "test set fixed"
         assert [s.val for s in splits] == [s.val for s in by_ratio[RATIOS[0]]], "validation fixed"
         assert [s.test for s in eval_only_split_task(swe_bench)] == [s.test for s in splits]
-    trained = [
-        {i for i, split in enumerate(by_ratio[ratio]) if split.train} for ratio in RATIOS
-    ]
+    trained = [{i for i, split in enumerate(by_ratio[ratio]) if split.train} for ratio in RATIOS]
     assert all(small <= large for small, large in itertools.pairwise(trained)), "nested train sets"
     assert sum(1 for split in by_ratio[0.2] if not split.train) == n - int(n * 0.2), "units without train"
 

@@ -101,8 +101,13 @@ def _resolved_from_cache(splits: Any) -> str | None:
 
 
 def load_repo(location: str, task: str, revision: str | None, cache_dir: str | None) -> Loaded:
-    """``load_dataset(location, task)`` with errors that name the task and say what to do."""
+    """``load_dataset(location, task)`` with errors that name the task and say what to do.
+
+    Connection failures are the ones ``datasets`` reports (``ConnectionError``) or the transport
+    errors of the HTTP client beneath it, so proxies and endpoints are honoured as configured.
+    """
     from datasets import load_dataset
+    from httpx import TransportError
 
     local = is_local(location)
     recorded = _check_mirror_revision(location, revision, task) if local else None
@@ -114,7 +119,7 @@ def load_repo(location: str, task: str, revision: str | None, cache_dir: str | N
             revision=None if local else revision,
             cache_dir=cache_dir,
         )
-    except (ConnectionError, TimeoutError, FileNotFoundError, ValueError) as err:
+    except (OSError, TransportError, ValueError) as err:
         reason = f"{type(err).__name__}: {err}"
         if offline and not local:
             raise DataError(
@@ -122,7 +127,7 @@ def load_repo(location: str, task: str, revision: str | None, cache_dir: str | N
                 f"{f' ({cache_dir})' if cache_dir else ''} and {offline} is set ({reason}); run once online "
                 "to fill the cache, or point data.queries / data.docs at a local mirror"
             ) from None
-        if isinstance(err, ConnectionError | TimeoutError):
+        if isinstance(err, ConnectionError | TimeoutError | TransportError):
             raise DataError(
                 f"{location}[{task}]: cannot reach the hub for task {task!r} ({reason}); check the network "
                 "or proxy settings, set HF_HUB_OFFLINE=1 to read the datasets cache, or point data.queries / "

@@ -57,14 +57,12 @@ class LocalSource:
         domains: str | Iterable[str] | None = None,
         strict: bool = True,
         multi_split: str = "per_split",
-        fingerprint_cache: str | Path | None = None,
     ) -> None:
         self.root = Path(root)
         self.tasks = _names(tasks)
         self.domains = _names(domains)
         self.strict = bool(strict)
         self.multi_split = multi_split
-        self.fingerprint_cache = fingerprint_cache
         self._report = LoadReport()
 
     def _check_root(self) -> None:
@@ -79,10 +77,13 @@ class LocalSource:
             self.root, self.tasks, self.domains, self.strict, self.multi_split, report=self._report
         )
 
-    def fingerprint(self) -> str:
-        """Digest of the selected tasks' names, domains and files (contents, not paths)."""
+    def fingerprint(self, digest_cache: str | Path | None = None) -> str:
+        """Digest of the selected tasks' names, domains and files (contents, not paths).
+
+        ``digest_cache`` keeps file digests between calls (see :class:`FileDigests`).
+        """
         self._check_root()
-        digests = FileDigests(self.fingerprint_cache)
+        digests = FileDigests(digest_cache)
         parts = []
         for name, domain in select_local_tasks(self.root, self.tasks, self.domains):
             parts.append(f"task {name} {domain}")
@@ -112,7 +113,6 @@ class HubSource:
         docs: str = DOCS_REPO,
         queries_revision: str | None = None,
         docs_revision: str | None = None,
-        fingerprint_cache: str | Path | None = None,
     ) -> None:
         self.tasks = _names(tasks)
         self.domains = _names(domains)
@@ -123,7 +123,6 @@ class HubSource:
         self.docs = str(docs)
         self.queries_revision = None if queries_revision is None else str(queries_revision)
         self.docs_revision = None if docs_revision is None else str(docs_revision)
-        self.fingerprint_cache = fingerprint_cache
         self._report = LoadReport()
         self._revisions: dict[str, dict[str, str | None]] = {}
 
@@ -150,9 +149,9 @@ class HubSource:
         commit = resolve_revision(location, task, revision, self.cache_dir)
         return [f"{location}@{commit or f'unresolved:{revision}'}"]
 
-    def fingerprint(self) -> str:
+    def fingerprint(self, digest_cache: str | Path | None = None) -> str:
         """Digest of each selected task's data: a mirror's files, or the hub commit it would be read at."""
-        digests = FileDigests(self.fingerprint_cache)
+        digests = FileDigests(digest_cache)
         parts = []
         for task in select_hub_tasks(self.tasks, self.domains):
             parts.append(f"task {task}")
@@ -197,7 +196,7 @@ class BuiltinSource:
         """A one-task list."""
         return [_stdlib_task(self.max_queries)]
 
-    def fingerprint(self) -> str:
+    def fingerprint(self, digest_cache: str | Path | None = None) -> str:
         """Digest of the generated task (it depends on the running Python's standard library)."""
         return tasks_fingerprint(self.load())
 

@@ -10,6 +10,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from era_exp.io import atomic_write_json, atomic_write_text
+from era_exp.pipeline.plan import MethodStages
 
 RESULTS_FILE = "results.json"
 DONE_FILE = "DONE"
@@ -17,20 +18,14 @@ DONE_FILE = "DONE"
 _NOT_IDENTITY = {"paths", "logger", "hydra", "skip_completed", "sweep"}
 # Data keys that say where the data lies or which version to fetch; the data fingerprint stands for
 # what is actually read, so a moved folder keeps the key and changed data changes it.
-_DATA_LOCATION = {
-    "root",
-    "queries",
-    "docs",
-    "queries_revision",
-    "docs_revision",
-    "cache_dir",
-    "fingerprint_cache",
-}
+_DATA_LOCATION = {"root", "queries", "docs", "queries_revision", "docs_revision", "cache_dir"}
+# File digests of the data, kept beside the embedding cache so each data file is read once.
+DIGEST_CACHE = "data-digests.json"
 
 
 def data_fingerprint(cfg: DictConfig) -> str:
     """Content fingerprint of the tasks ``cfg.data`` selects (see :mod:`era_exp.data.fingerprint`)."""
-    return instantiate(cfg.data).fingerprint()
+    return instantiate(cfg.data).fingerprint(Path(cfg.paths.cache_dir) / DIGEST_CACHE)
 
 
 def run_key(cfg: DictConfig) -> str:
@@ -39,8 +34,7 @@ def run_key(cfg: DictConfig) -> str:
     identity = {k: v for k, v in container.items() if k not in _NOT_IDENTITY}
     identity["data"] = {k: v for k, v in identity["data"].items() if k not in _DATA_LOCATION}
     identity["data_fingerprint"] = data_fingerprint(cfg)
-    if not cfg.method.adaptation:
-        # Only Stage 2 reads the train split, so without it every train ratio is the same run.
+    if MethodStages.of(cfg.method).ratio_free:
         identity["train_ratio"] = None
     return hashlib.sha1(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
