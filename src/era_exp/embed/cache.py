@@ -26,6 +26,7 @@ import numpy as np
 from filelock import FileLock, Timeout
 from tqdm.auto import tqdm
 
+from era_exp import faults
 from era_exp.data.schema import Query
 from era_exp.embed.progress import quiet
 from era_exp.io import atomic_write, atomic_write_json
@@ -212,9 +213,10 @@ class _Store:
         record: dict[str, object] = {"rows": len(keys), "dim": self.dim}
         for part, path, array in (("vectors", vectors_path, vectors), ("keys", keys_path, keys)):
             data = _npy_bytes(array)
-            atomic_write(path, lambda tmp, data=data: tmp.write_bytes(data))
+            atomic_write(path, lambda tmp, data=data: tmp.write_bytes(data), "embedding cache shard")
             record[part] = {"file": path.name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-        atomic_write_json(record_path, record)
+        atomic_write_json(record_path, record, "embedding cache shard record")
+        faults.hit("encode.commit")
         self.shards.append(_Shard(name, np.load(vectors_path, mmap_mode="r"), keys))
         self.seen.add(name)
         self._index = None

@@ -11,6 +11,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import Tensor
 
+from era_exp import faults
 from era_exp.adapters.init import apply_init
 from era_exp.adapters.modules import adapt, build_adapter
 from era_exp.pipeline.embeddings import RunEmbeddings
@@ -47,14 +48,16 @@ def train_stages(
     report: dict = {"train_tasks": [plan.task.name for plan in training]}
     if method.alignment:
         with phase(profile, "stage1"):
-            report["alignment"] = _align(adapter, training, emb, cfg, trainer_kwargs)
+            stage_kwargs = faults.with_epoch_fault(trainer_kwargs, "stage1.epoch")
+            report["alignment"] = _align(adapter, training, emb, cfg, stage_kwargs)
     elif cfg.adapter.init != "none":
         raise ValueError(
             f"adapter.init={cfg.adapter.init} needs alignment pairs; method {method.name} has no Stage 1"
         )
     if method.adaptation:
         with phase(profile, "stage2"):
-            report["adaptation"] = _adapt(adapter, training, emb, cfg, trainer_kwargs)
+            stage_kwargs = faults.with_epoch_fault(trainer_kwargs, "stage2.epoch")
+            report["adaptation"] = _adapt(adapter, training, emb, cfg, stage_kwargs)
     adapter.eval()
     return adapter, report
 
