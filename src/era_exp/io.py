@@ -109,7 +109,7 @@ def _disk_full(err: BaseException, folder: Path) -> bool:
 
 def _full_error(path: Path, what: str | None, err: BaseException) -> StorageFullError:
     try:
-        free = f"{shutil.disk_usage(path.parent).free} bytes free"
+        free = f"{shutil.disk_usage(path.parent).free} bytes free now"
     except OSError:
         free = "free space unknown"
     subject = f"{what} {path}" if what else str(path)

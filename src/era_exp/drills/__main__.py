@@ -89,16 +89,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         for check in drill.checks:
             print(f"    {'ok ' if check.held else 'NO '} {check.requirement}: {check.observed}", flush=True)
 
-    kill_work = work / "kills"
     if chosen("kills"):
-        record(kill_drill(kill_work, era, task_label, args.kills, rng))
-    reference_cache = kill_work / "reference-cache"
+        record(kill_drill(work / "kills", era, task_label, args.kills, rng))
+    # The damage and disk drills run zero-shot on a cache holding exactly what zero-shot reads.
+    reference_cache = work / "zero-shot-cache"
     zero_shot_reference = work / "zero-shot-reference"
-    needs_reference = {"damage", "disk"} & (wanted or {"damage", "disk"})
-    if needs_reference:
-        run_to_end(
-            run_target(config([*zero_shot, f"paths.cache_dir={reference_cache}"]), zero_shot_reference)
-        )
+    if {"damage", "disk"} & (wanted or {"damage", "disk"}):
+        zero_shot_cfg = config([*zero_shot, f"paths.cache_dir={reference_cache}"])
+        run_to_end(run_target(zero_shot_cfg, zero_shot_reference))
     if chosen("damage"):
         record(damage_drill(work / "damage", zero_shot, zero_shot_reference, reference_cache))
     if chosen("disk"):

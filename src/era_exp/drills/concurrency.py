@@ -11,6 +11,7 @@ from era_exp.drills.runner import PHASE_STARTED, fork
 def cold_cache_drill(work: Path, overrides: list[str], processes: int = 4) -> Drill:
     """``processes`` runs started at once on one empty cache: each text encoded once in total."""
     timer = Timer()
+    work.mkdir(parents=True, exist_ok=True)
     cache = work / "cache"
     drill = Drill(
         name=f"{processes} concurrent processes on a cold cache",
@@ -55,6 +56,7 @@ def cold_cache_drill(work: Path, overrides: list[str], processes: int = 4) -> Dr
 def one_folder_drill(work: Path, overrides: list[str], cache: Path) -> Drill:
     """2 runs of one config started at once into one folder: one computes, the other waits and reuses."""
     timer = Timer()
+    work.mkdir(parents=True, exist_ok=True)
     out = work / "shared-run"
     drill = Drill(
         name="2 concurrent processes on one output folder",

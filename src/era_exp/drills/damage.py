@@ -64,6 +64,7 @@ def _records(cache: Path) -> list[Path]:
 def damage_drill(work: Path, overrides: list[str], reference_out: Path, reference_cache: Path) -> Drill:
     """Damage copies of a complete cache and run folder in every way above; each run must recover."""
     timer = Timer()
+    work.mkdir(parents=True, exist_ok=True)
     drill = Drill(
         name="corrupted, truncated and missing shard files, records and run files",
         command="era-run " + " ".join(overrides) + "  (after damaging a copy of its cache or output folder)",

@@ -30,6 +30,7 @@ def _unmount(point: Path) -> None:
 def disk_drill(work: Path, overrides: list[str], warm_cache: Path, reference_out: Path) -> Drill:
     """Fill a tiny tmpfs holding the cache, then one holding the output folder; resume after freeing space."""
     timer = Timer()
+    work.mkdir(parents=True, exist_ok=True)
     drill = Drill(
         name="a full disk under the cache and under the output folder",
         command="era-run "

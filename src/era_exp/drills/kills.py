@@ -38,6 +38,7 @@ def _write_faults(reference_out: Path) -> list[str]:
 def kill_drill(work: Path, overrides: list[str], task_label: str, kills: int, rng: random.Random) -> Drill:
     """The kill drill on one task; ``kills`` landed kills per phase."""
     timer = Timer()
+    work.mkdir(parents=True, exist_ok=True)
     drill = Drill(
         name=f"kill -9 during encoding, Stage 1, Stage 2 and the results write ({task_label})",
         command="era-run " + " ".join(overrides),
@@ -63,6 +64,7 @@ def kill_drill(work: Path, overrides: list[str], task_label: str, kills: int, rn
     bad_shards: list[str] = []
     cold_restarts = 0
     stale_after_write_kills = 0
+    attempt_seconds: list[float] = []
     for phase in PHASES:
         while landed[phase] < kills and attempts[phase] < 4 * kills:
             attempts[phase] += 1
@@ -81,6 +83,7 @@ def kill_drill(work: Path, overrides: list[str], task_label: str, kills: int, rn
                 if child.returncode is None:
                     child.kill()
                 in_phase = child.returncode == -9 and child.last_phase() == phase
+            attempt_seconds.append(child.seconds)
             if child.returncode == 0:
                 finished_early[phase] += 1
                 (out / DONE_FILE).unlink(missing_ok=True)  # so the next attempt computes again
@@ -100,6 +103,7 @@ def kill_drill(work: Path, overrides: list[str], task_label: str, kills: int, rn
         "texts the resume still had to encode": (resume.result or {}).get("cache", {}).get("encoded"),
         "encode kills restarted on a cold cache (cache already complete)": cold_restarts,
         "reference phase seconds": durations,
+        "mean seconds per killed attempt": round(sum(attempt_seconds) / max(len(attempt_seconds), 1), 1),
         "drill seconds": timer.seconds,
     }
     drill.check(

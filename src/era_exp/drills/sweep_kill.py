@@ -31,6 +31,7 @@ def _done(sweep_dir: Path) -> dict[Path, int]:
 def sweep_drill(work: Path, overrides: list[str], cache: Path, rng: random.Random) -> Drill:
     """Kill the sweep at a random moment after its first point finished; the relaunch must complete it."""
     timer = Timer()
+    work.mkdir(parents=True, exist_ok=True)
     sweep_dir = work / "sweep"
     args = ["-m", *overrides, *GRID, f"paths.cache_dir={cache}", f"hydra.sweep.dir={sweep_dir}"]
     command = [sys.executable, "-m", "era_exp.cli.run", *args]
