@@ -23,6 +23,16 @@ TINY_STAGES = (
 BUILTIN = ("data=builtin", "data.max_queries=60")
 
 
+def portable(text: str, folders: dict[Path, Path]) -> str:
+    """``text`` with this machine's absolute folders written as given (the project's as ``.``)."""
+    from era_exp.config import conf_dir
+
+    folders = {**folders, conf_dir().parent: Path(".")}
+    for absolute, shown in sorted(folders.items(), key=lambda item: -len(str(item[0]))):
+        text = text.replace(str(absolute), str(shown))
+    return text
+
+
 def warm_up() -> None:
     """Import the pipeline and compile ranx's kernels once, so forked attempts start warm."""
     import torch
@@ -118,7 +128,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "total seconds": round(time.monotonic() - started),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(render(drills, context), encoding="utf-8")
+    page = portable(render(drills, context), {work: args.work, args.data_root.resolve(): args.data_root})
+    args.out.write_text(page, encoding="utf-8")
     (work / "drills.json").write_text(as_json(drills), encoding="utf-8")
     print(f"wrote {args.out} ({context['total seconds']} s)")
     return 0 if all(drill.passed or drill.skipped for drill in drills) else 1
