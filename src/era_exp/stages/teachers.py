@@ -41,7 +41,9 @@ class Stage1AdapterTeacher(Teacher):
 
     name = "stage1_adapter"
 
-    def vectors(self, adapter, query_vecs, doc_model_queries):
+    def vectors(
+        self, adapter: nn.Module, query_vecs: Tensor, doc_model_queries: Callable[[], Tensor]
+    ) -> Tensor:
         return adapt(adapter, query_vecs)
 
 
@@ -50,7 +52,9 @@ class RawQueryTeacher(Teacher):
 
     name = "raw_query"
 
-    def vectors(self, adapter, query_vecs, doc_model_queries):
+    def vectors(
+        self, adapter: nn.Module, query_vecs: Tensor, doc_model_queries: Callable[[], Tensor]
+    ) -> Tensor:
         return query_vecs
 
 
@@ -61,9 +65,12 @@ class DocModelTeacher(Teacher):
 
     @property
     def reads_doc_model_queries(self) -> bool:
+        """Always: these are the vectors it mines with."""
         return True
 
-    def vectors(self, adapter, query_vecs, doc_model_queries):
+    def vectors(
+        self, adapter: nn.Module, query_vecs: Tensor, doc_model_queries: Callable[[], Tensor]
+    ) -> Tensor:
         return doc_model_queries()
 
 
@@ -77,4 +84,5 @@ class DocumentSpaceTeacher(Teacher):
     name = "document_space"
 
     def resolve(self, symmetric: bool) -> Teacher:
+        """The raw query vectors on a symmetric pair, the document model's otherwise."""
         return RawQueryTeacher() if symmetric else DocModelTeacher()
