@@ -30,6 +30,7 @@ from typing import Protocol
 import numpy as np
 from tqdm.auto import tqdm
 
+from era_exp import faults
 from era_exp.data.schema import Query
 from era_exp.embed.claims import KEY_DTYPE, Claim, ClaimBoard
 from era_exp.embed.progress import quiet
@@ -261,9 +262,10 @@ class _Store:
         stored = to_storage(vectors, self.dtype)
         for part, path, array in (("vectors", vectors_path, stored), ("keys", keys_path, keys)):
             data = _npy_bytes(array)
-            atomic_write(path, lambda tmp, data=data: tmp.write_bytes(data))
+            atomic_write(path, lambda tmp, data=data: tmp.write_bytes(data), "embedding cache shard")
             record[part] = {"file": path.name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-        atomic_write_json(record_path, record)
+        atomic_write_json(record_path, record, "embedding cache shard record")
+        faults.hit("encode.commit")
         self.shards.append(_Shard(name, np.load(vectors_path, mmap_mode="r"), keys))
         self.seen.add(name)
         self._index = None

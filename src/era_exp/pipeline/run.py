@@ -16,7 +16,14 @@ from era_exp.evaluate.aggregate import aggregate
 from era_exp.pipeline.embeddings import RunEmbeddings, prefetch
 from era_exp.pipeline.plan import MethodStages, plan_from_config
 from era_exp.pipeline.profiling import peak_rss_mib, phase
-from era_exp.pipeline.results import completed_results, data_fingerprint, run_key, write_results
+from era_exp.pipeline.results import (
+    clear_outputs,
+    completed_results,
+    data_fingerprint,
+    run_key,
+    run_lock,
+    write_results,
+)
 from era_exp.pipeline.score import score_tasks
 from era_exp.pipeline.train import check_buildable, train_stages
 
@@ -24,14 +31,28 @@ log = logging.getLogger(__name__)
 
 
 def run(cfg: DictConfig, out_dir: str | Path, trainer_kwargs: dict | None = None) -> dict:
-    """Execute the run ``cfg`` describes, writing everything under ``out_dir``; return its results."""
+    """Execute the run ``cfg`` describes, writing everything under ``out_dir``; return its results.
+
+    The folder's lock is held from the check for finished results to DONE, so a second run into
+    the same folder waits and then returns what the first stored.
+    """
     out_dir = Path(out_dir)
     validate(cfg)
     check_buildable(cfg)
     key = run_key(cfg)
-    if cfg.get("skip_completed", True) and (done := completed_results(out_dir, key)):
+    skip = cfg.get("skip_completed", True)
+    if skip and (done := completed_results(out_dir, key)):
         log.info("%s already holds complete results for run %s: skipped", out_dir, key)
         return done
+    with run_lock(out_dir):
+        if skip and (done := completed_results(out_dir, key)):
+            log.info("%s: run %s was completed by another process meanwhile: skipped", out_dir, key)
+            return done
+        clear_outputs(out_dir)
+        return _compute(cfg, out_dir, key, trainer_kwargs)
+
+
+def _compute(cfg: DictConfig, out_dir: Path, key: str, trainer_kwargs: dict | None) -> dict:
     profile: dict[str, dict[str, float]] = {}
     with phase(profile, "load_data"):
         source = instantiate(cfg.data)
