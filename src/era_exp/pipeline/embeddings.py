@@ -71,8 +71,10 @@ def prefetch(plans: Sequence[TaskPlan], emb: RunEmbeddings, cfg: DictConfig) -> 
     """
     stages = MethodStages.of(cfg.method)
     for plan in plans:
-        emb.fill_corpus(plan.task.corpus)
-        emb.queries(plan.scored_queries, model="query" if stages.trains else "doc")
+        if plan.scored_queries or plan.trains:
+            emb.fill_corpus(plan.task.corpus)
+        if plan.scored_queries:
+            emb.queries(plan.scored_queries, model="query" if stages.trains else "doc")
     if stages.alignment:
         for corpus, rows in alignment_samples(plans, cfg):
             emb.docs_with_query_model([corpus.texts[row] for row in rows])
@@ -80,6 +82,8 @@ def prefetch(plans: Sequence[TaskPlan], emb: RunEmbeddings, cfg: DictConfig) -> 
         teacher = method_teacher(cfg, emb.symmetric)
         for plan in training_plans(plans):
             labelled = [query for _, queries in adaptation_parts(plan) for query in queries]
+            if not labelled:
+                continue
             emb.queries(labelled)
             if teacher.reads_doc_model_queries:
                 emb.queries(labelled, model="doc")

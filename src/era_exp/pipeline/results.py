@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from filelock import FileLock, Timeout
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from era_exp import faults
@@ -31,12 +32,24 @@ LOCK_FILE = ".run.lock"
 RUN_OUTPUTS = (RESULTS_FILE, "runs", "qrels", "adapter")
 # Config keys that change where or how a run is logged, not what it computes.
 _NOT_IDENTITY = {"paths", "logger", "hydra", "skip_completed", "sweep"}
+# Data keys that say where the data lies or which version to fetch; the data fingerprint stands for
+# what is actually read, so a moved folder keeps the key and changed data changes it.
+_DATA_LOCATION = {"root", "queries", "docs", "queries_revision", "docs_revision", "cache_dir"}
+# File digests of the data, kept beside the embedding cache so each data file is read once.
+DIGEST_CACHE = "data-digests.json"
+
+
+def data_fingerprint(cfg: DictConfig) -> str:
+    """Content fingerprint of the tasks ``cfg.data`` selects (see :mod:`era_exp.data.fingerprint`)."""
+    return instantiate(cfg.data).fingerprint(Path(cfg.paths.cache_dir) / DIGEST_CACHE)
 
 
 def run_key(cfg: DictConfig) -> str:
-    """Hash of everything that determines a run's numbers (not its output folder or logger)."""
+    """Hash of everything that determines a run's numbers (not its output folder, logger or data paths)."""
     container = OmegaConf.to_container(cfg, resolve=False)
     identity = {k: v for k, v in container.items() if k not in _NOT_IDENTITY}
+    identity["data"] = {k: v for k, v in identity["data"].items() if k not in _DATA_LOCATION}
+    identity["data_fingerprint"] = data_fingerprint(cfg)
     if MethodStages.of(cfg.method).ratio_free:
         identity["train_ratio"] = None
     return hashlib.sha1(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -16,7 +16,14 @@ from era_exp.evaluate.aggregate import aggregate
 from era_exp.pipeline.embeddings import RunEmbeddings, prefetch
 from era_exp.pipeline.plan import MethodStages, plan_from_config
 from era_exp.pipeline.profiling import peak_rss_mib, phase
-from era_exp.pipeline.results import clear_outputs, completed_results, run_key, run_lock, write_results
+from era_exp.pipeline.results import (
+    clear_outputs,
+    completed_results,
+    data_fingerprint,
+    run_key,
+    run_lock,
+    write_results,
+)
 from era_exp.pipeline.score import score_tasks
 from era_exp.pipeline.train import check_buildable, train_stages
 
@@ -48,7 +55,8 @@ def run(cfg: DictConfig, out_dir: str | Path, trainer_kwargs: dict | None = None
 def _compute(cfg: DictConfig, out_dir: Path, key: str, trainer_kwargs: dict | None) -> dict:
     profile: dict[str, dict[str, float]] = {}
     with phase(profile, "load_data"):
-        tasks = instantiate(cfg.data).load()
+        source = instantiate(cfg.data)
+        tasks = source.load()
         method, method_stages = cfg.method, MethodStages.of(cfg.method)
         plans = plan_from_config(tasks, cfg)
     cache = EmbeddingCache(cfg.paths.cache_dir)
@@ -84,6 +92,7 @@ def _compute(cfg: DictConfig, out_dir: Path, key: str, trainer_kwargs: dict | No
         },
         **summary,
         "per_unit": units,
+        "data": {"fingerprint": data_fingerprint(cfg), **source.provenance()},
         "split_sizes": {
             plan.task.name: {
                 "labelled": len(plan.task.labelled_queries),

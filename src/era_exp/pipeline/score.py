@@ -27,11 +27,14 @@ def score_tasks(
     """Search each unit's corpus with its scored queries and evaluate; ``{unit: metrics}``.
 
     With an adapter, queries are ``A(Q(instruction ⊕ query))``; without one (zero-shot) the
-    document model embeds both sides.
+    document model embeds both sides. A sub-split whose queries all went to training or validation
+    scores nothing and is left out (its ``split_sizes`` entry shows ``scored: 0``).
     """
     evaluated, details = {}, {}
     for plan in plans:
         task, queries = plan.task, plan.scored_queries
+        if not queries:
+            continue
         if adapter is None:
             query_vecs = torch.from_numpy(emb.queries(queries, model="doc")).float()
         else:
