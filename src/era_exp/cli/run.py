@@ -1,4 +1,4 @@
-"""``era-run``: evaluate one configuration (or a Hydra multirun grid of them)."""
+"""``era-run``: evaluate one configuration (or a Hydra multirun grid or search of them)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import hydra
 from omegaconf import DictConfig
 
 from era_exp.config import conf_dir
+from era_exp.pipeline.objective import optimized_metric, validation_objective
 from era_exp.sweep.job import hydra_job
 from era_exp.sweep.naming import register_resolvers
 
@@ -16,10 +17,18 @@ register_resolvers()
 
 
 @hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name="run")
-def main(cfg: DictConfig) -> float:
-    """Run one configuration into Hydra's output folder; return nDCG@10 for sweepers."""
+def main(cfg: DictConfig) -> float | None:
+    """Run one configuration into Hydra's output folder; return the objective for sweepers.
+
+    The objective is ``eval.optimized_metric`` on the validation split, never the test split
+    (``None`` when the run scored no validation queries).
+    """
+    metric = optimized_metric(cfg)
     results = hydra_job(cfg)
-    return results["overall"]["ndcg@10"]
+    value = validation_objective(results, metric)
+    if value is None:
+        log.warning("no validation queries were scored (eval.split=%s): no objective", cfg.eval.split)
+    return value
 
 
 if __name__ == "__main__":

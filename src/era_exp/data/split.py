@@ -87,6 +87,22 @@ def split_queries(
     )
 
 
+def heldout_split(
+    queries: Task | Sequence[Query],
+    seed: int = 42,
+    test_fraction: float = 0.5,
+    val_fraction: float = 0.1,
+) -> Split:
+    """The validation and test parts of :func:`split_queries` with no train part, for a task nobody trains on.
+
+    Val and test do not depend on the ratio, so they are exactly those of every trained split.
+    """
+    what, labelled = _labelled(queries)
+    shuffled = _shuffled(what, labelled, seed)
+    val_start, test_start = _bounds(len(shuffled), test_fraction, val_fraction)
+    return Split(train=(), val=tuple(shuffled[val_start:test_start]), test=tuple(shuffled[test_start:]))
+
+
 def eval_queries(
     queries: Task | Sequence[Query],
     which: Literal["test", "all"] = "test",

@@ -60,6 +60,8 @@ def prefetch(plans: Sequence[TaskPlan], emb: RunEmbeddings, cfg: DictConfig) -> 
     for plan in plans:
         emb.corpus(plan.task.corpus)
         emb.queries(plan.scored_queries, model="query" if trains else "doc")
+        if plan.validation_queries:
+            emb.queries(plan.validation_queries, model="query" if trains else "doc")
     training = [plan for plan in plans if plan.trains]
     if method.alignment:
         for corpus, rows in sample_alignment_docs(

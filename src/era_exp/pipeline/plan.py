@@ -3,6 +3,8 @@
 Settings (era-method.md): ``in_domain`` trains on every task's train split and scores every test
 split; ``lodo`` trains on all domains but ``holdout_domain`` and scores that domain on all its
 labelled queries; ``domain_specific`` trains on ``domain`` only and scores every test split.
+Every task scored on its test split is also scored on its validation split (the objective of a
+hyper-parameter search); a task scored on all its labelled queries has no validation queries left.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 from omegaconf import DictConfig
 
 from era_exp.data.schema import Query, Task
-from era_exp.data.split import Split, eval_queries, split_queries
+from era_exp.data.split import Split, heldout_split, split_queries
 
 SETTINGS = ("in_domain", "lodo", "domain_specific")
 
@@ -35,6 +37,11 @@ class TaskPlan:
     def scored_queries(self) -> tuple[Query, ...]:
         """The queries this run scores on the task."""
         return self.task.labelled_queries if self.eval_split == "all" else self.split.test
+
+    @property
+    def validation_queries(self) -> tuple[Query, ...]:
+        """The validation queries scored beside the test split; none when every query is scored."""
+        return () if self.eval_split == "all" else self.split.val
 
 
 def plan_run(
@@ -93,8 +100,8 @@ def _trains_on(setting: str, task_domain: str, chosen: str | None) -> bool:
 
 
 def _eval_only_split(task: Task, seed: int) -> Split:
-    """The split of a task nobody trains on: its test queries only."""
-    return Split(train=(), val=(), test=eval_queries(task, "test", seed=seed))
+    """The split of a task nobody trains on: its validation and test queries, no train part."""
+    return heldout_split(task, seed=seed)
 
 
 def plan_from_config(tasks: Sequence[Task], cfg: DictConfig) -> list[TaskPlan]:

@@ -12,6 +12,8 @@ from era_exp.io import atomic_write_json, atomic_write_text
 
 RESULTS_FILE = "results.json"
 DONE_FILE = "DONE"
+# Sub-folder of a run holding the validation split's TREC run and qrels files.
+VALIDATION_DIR = "validation"
 # Config keys that change where or how a run is logged, not what it computes.
 _NOT_IDENTITY = {"paths", "logger", "hydra", "skip_completed", "sweep"}
 
@@ -20,6 +22,8 @@ def run_key(cfg: DictConfig) -> str:
     """Hash of everything that determines a run's numbers (not its output folder or logger)."""
     container = OmegaConf.to_container(cfg, resolve=False)
     identity = {k: v for k, v in container.items() if k not in _NOT_IDENTITY}
+    # Which computed metric a search optimises changes no number.
+    identity["eval"] = {k: v for k, v in identity["eval"].items() if k != "optimized_metric"}
     if not cfg.method.adaptation:
         # Only Stage 2 reads the train split, so without it every train ratio is the same run.
         identity["train_ratio"] = None
@@ -34,7 +38,8 @@ def completed_results(out_dir: Path, key: str) -> dict | None:
         results = json.loads((out_dir / RESULTS_FILE).read_text())
     except (OSError, ValueError):
         return None
-    return results if results.get("run_key") == key and "overall" in results else None
+    complete = results.get("run_key") == key and "overall" in results and "validation" in results
+    return results if complete else None
 
 
 def write_results(out_dir: Path, results: dict) -> Path:

@@ -24,13 +24,13 @@ from pathlib import Path
 from filelock import FileLock
 
 from era_exp.io import atomic_write_json, atomic_write_text
-from era_exp.pipeline.results import DONE_FILE, RESULTS_FILE, completed_results
+from era_exp.pipeline.results import DONE_FILE, RESULTS_FILE, VALIDATION_DIR, completed_results
 
 log = logging.getLogger(__name__)
 
 POINTS_DIR = ".points"
 # What the pipeline writes into a run folder besides DONE: shared between points, cleared before a redo.
-RUN_OUTPUTS = (RESULTS_FILE, "runs", "qrels", "adapter")
+RUN_OUTPUTS = (RESULTS_FILE, "runs", "qrels", VALIDATION_DIR, "adapter")
 
 
 def clear_outputs(out_dir: Path) -> None:
