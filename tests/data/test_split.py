@@ -9,7 +9,7 @@ import pytest
 
 from era_exp.data.local import load_local_tasks
 from era_exp.data.schema import Query, Task
-from era_exp.data.split import SplitError, eval_queries, split_queries
+from era_exp.data.split import SplitError, eval_queries, heldout_split, split_queries
 
 RATIOS = (0.05, 0.1, 0.2, 0.4)
 
@@ -77,6 +77,17 @@ def test_eval_queries(scifact: Task) -> None:
     assert eval_queries(scifact, "all") == scifact.labelled_queries
     with pytest.raises(SplitError, match="which must be"):
         eval_queries(scifact, "val")  # type: ignore[arg-type]
+
+
+def test_heldout_split_is_every_trained_split_without_its_train_part() -> None:
+    queries = _queries(101, unlabelled_every=9)
+    held = heldout_split(queries, seed=7)
+    assert held.train == ()
+    for ratio in (0.05, 0.2, 0.4):
+        split = split_queries(queries, ratio, seed=7)
+        assert (held.val, held.test) == (split.val, split.test)
+    assert held.test == eval_queries(queries, "test", seed=7)
+    assert heldout_split(_queries(1)).val == () and len(heldout_split(_queries(1)).test) == 1
 
 
 def test_split_errors() -> None:

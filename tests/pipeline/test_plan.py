@@ -76,3 +76,21 @@ def test_bad_settings_are_clear_errors(kwargs: dict, message: str) -> None:
 def test_zero_shot_can_score_every_labelled_query() -> None:
     plans = plan_run(TASKS, setting="in_domain", trains=False, train_ratio=0.2, seed=42, eval_split="all")
     assert [len(p.scored_queries) for p in plans] == [40, 40, 60]
+
+
+def test_every_test_split_has_its_validation_split_beside_it_whoever_trains() -> None:
+    trained = plan_run(TASKS, setting="in_domain", trains=True, train_ratio=0.2, seed=42)
+    zero_shot = plan_run(TASKS, setting="in_domain", trains=False, train_ratio=0.2, seed=42)
+    for with_training, without in zip(trained, zero_shot, strict=True):
+        assert without.split.train == ()
+        assert without.validation_queries == with_training.validation_queries == with_training.split.val
+        assert without.scored_queries == with_training.scored_queries
+        assert len(without.validation_queries) == int(len(without.task.queries) * 0.1)
+        assert not {q.qid for q in without.validation_queries} & {q.qid for q in without.scored_queries}
+
+
+def test_a_task_scored_on_all_its_queries_has_no_validation_queries() -> None:
+    plans = plan_run(TASKS, setting="lodo", trains=True, train_ratio=0.2, seed=42, holdout_domain="Legal")
+    assert [bool(plan.validation_queries) for plan in plans] == [True, False, False]
+    every = plan_run(TASKS, setting="in_domain", trains=False, train_ratio=0.2, seed=42, eval_split="all")
+    assert not any(plan.validation_queries for plan in every)

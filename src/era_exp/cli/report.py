@@ -24,11 +24,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--alpha", type=float, default=0.05, help="p-value threshold of the paired t-tests (default 0.05)"
     )
+    parser.add_argument(
+        "--metric",
+        default=None,
+        help="metric the tables, tests and plots lead with (default: the runs' eval.optimized_metric)",
+    )
     args = parser.parse_args(argv)
     if is_search(args.sweep_dir):
         return _search_report(args.sweep_dir, args.out)
     try:
-        report = build_report(args.sweep_dir, args.out, args.alpha)
+        report = build_report(args.sweep_dir, args.out, args.alpha, args.metric)
     except ReportError as error:
         print(f"era-report: {error}", file=sys.stderr)
         return 2
