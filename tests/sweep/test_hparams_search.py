@@ -27,7 +27,7 @@ SEARCHES = sorted(path.stem for path in (conf_dir() / "hparams_search").glob("*.
 # tiny settings fit every search.
 TINY = [
     "data=builtin",
-    "data.max_queries=120",
+    "data.max_queries=80",
     "method=era",
     "pair=minilm_to_minilm",
     "stage1.samples_per_task=40",
