@@ -141,12 +141,14 @@ def _reseeded(sampler_cfg: DictConfig, sampler: Any, trials_so_far: int) -> Any:
 
 
 def _composed_values(config: DictConfig, distributions: dict) -> dict[str, Any] | None:
-    """The composed config's value of every searched key, or ``None`` when one lies outside its space."""
+    """The composed value of every searched key (the chosen entry of a searched config group, e.g.
+    ``adapter`` or ``stage1/loss``), or ``None`` when one lies outside its space."""
     from optuna.distributions import IntLogUniformDistribution, IntUniformDistribution
 
+    choices = config.hydra.runtime.choices
     values = {}
     for name, distribution in distributions.items():
-        value = OmegaConf.select(config, name, throw_on_missing=True)
+        value = choices[name] if name in choices else OmegaConf.select(config, name, throw_on_missing=True)
         if isinstance(distribution, IntUniformDistribution | IntLogUniformDistribution):
             value = int(value)
         try:
