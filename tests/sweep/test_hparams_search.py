@@ -37,12 +37,6 @@ TINY = [
 ]
 
 
-@pytest.fixture(scope="module")
-def search_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One embedding cache for every search here: the built-in task is encoded once."""
-    return tmp_path_factory.mktemp("search-cache")
-
-
 @pytest.fixture(autouse=True)
 def quiet(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ERA_QUIET", "1")
@@ -58,6 +52,12 @@ def launch(monkeypatch: pytest.MonkeyPatch, sweep_dir: Path, *overrides: str) ->
         GlobalHydra.instance().clear()
 
 
+def composed_value(config, name: str):
+    """A searched key's value in a composed config: a config group's chosen entry, or a field."""
+    choices = config.hydra.runtime.choices
+    return choices[name] if name in choices else OmegaConf.select(config, name)
+
+
 def study_of(sweep_dir: Path) -> optuna.Study:
     record = json.loads((sweep_dir / SEARCH_FILE).read_text())
     return optuna.load_study(study_name=record["study_name"], storage=record["storage"])
@@ -65,30 +65,34 @@ def study_of(sweep_dir: Path) -> optuna.Study:
 
 @pytest.mark.parametrize("search", SEARCHES)
 def test_search_optimises_validation_and_resumes_from_its_study(
-    search: str, search_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    search: str, embedding_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sweep = tmp_path / "search"
-    command = [f"hparams_search={search}", *TINY, f"paths.cache_dir={search_cache}"]
+    command = [f"hparams_search={search}", *TINY, f"paths.cache_dir={embedding_cache}"]
     launch(monkeypatch, sweep, *command, "hydra.sweeper.n_trials=2")
     study = study_of(sweep)
     trials = study.get_trials(states=[optuna.trial.TrialState.COMPLETE])
     assert [trial.number for trial in trials] == [0, 1]
     searched = compose([f"hparams_search={search}"]).hydra.sweeper.params
-    defaults = compose(TINY, return_hydra_config=False)
+    defaults = compose(TINY)
     assert study.user_attrs["baseline_trial"] == 0
     assert trials[0].params == {
-        name: OmegaConf.select(defaults, name) for name in searched if name in trials[0].params
+        name: composed_value(defaults, name) for name in searched if name in trials[0].params
     }, "trial 0 runs the composed defaults"
     assert trials[1].params != trials[0].params
     for trial in trials:
-        results = json.loads((sweep / f"trial-{trial.number}" / RESULTS_FILE).read_text())
+        folder = sweep / f"trial-{trial.number}"
+        results = json.loads((folder / RESULTS_FILE).read_text())
         metric = results["config"]["eval"]["optimized_metric"]
         assert trial.value == results["validation"]["overall"][metric], "the objective is validation"
         assert results["validation"]["per_task"].keys() == results["per_task"].keys()
         validated = results["split_sizes"]["stdlib-codesearch"]
         assert validated["validated"] == validated["val"] > 0 and validated["scored"] == validated["test"]
+        ran = OmegaConf.merge(
+            OmegaConf.create(results["config"]), OmegaConf.load(folder / ".hydra" / "hydra.yaml")
+        )
         for name, value in trial.params.items():
-            assert OmegaConf.select(OmegaConf.create(results["config"]), name) == value
+            assert composed_value(ran, name) == value, f"trial {trial.number} ran its {name}"
 
     launch(monkeypatch, sweep, *command, "hydra.sweeper.n_trials=3")
     resumed = study_of(sweep).get_trials()

@@ -9,6 +9,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from era_exp.io import atomic_write_json, atomic_write_text
+from era_exp.pipeline.plan import MethodStages
 
 RESULTS_FILE = "results.json"
 DONE_FILE = "DONE"
@@ -24,8 +25,7 @@ def run_key(cfg: DictConfig) -> str:
     identity = {k: v for k, v in container.items() if k not in _NOT_IDENTITY}
     # Which computed metric a search optimises changes no number.
     identity["eval"] = {k: v for k, v in identity["eval"].items() if k != "optimized_metric"}
-    if not cfg.method.adaptation:
-        # Only Stage 2 reads the train split, so without it every train ratio is the same run.
+    if MethodStages.of(cfg.method).ratio_free:
         identity["train_ratio"] = None
     return hashlib.sha1(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
 

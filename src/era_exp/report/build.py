@@ -121,7 +121,7 @@ def _grid_plots(grid: Grid, folder: Path, metric: str) -> list[Plot]:
             Plot(
                 plots.ratio_curves(grid, context, curve_path, metric),
                 f"{label} against train ratio per method and pair ({context.label()}); "
-                "dashed: methods that do not train",
+                "dashed: ratio-free methods (no labelled training)",
             )
         )
         heatmap_path = folder / f"era_gain_heatmap__{context.slug()}.png"

@@ -9,21 +9,18 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytorch_lightning as pl
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
+from era_exp.config import AlignmentConfig
 from era_exp.data.schema import Corpus, Task
-from era_exp.stages.config import AlignmentConfig
 from era_exp.stages.data import RowBatches, batch_loader
 from era_exp.stages.trainer import fit, seed_all
-
-LOSSES = ("cosine", "mse", "smooth_l1")
 
 
 def sample_alignment_docs(
@@ -43,22 +40,6 @@ def sample_alignment_docs(
         rows = rng.sample(range(len(task.corpus)), min(samples_per_task, len(task.corpus)))
         chosen.setdefault(task.corpus.key, (task.corpus, set()))[1].update(rows)
     return [(corpus, sorted(rows)) for corpus, rows in chosen.values()]
-
-
-def alignment_loss(pred: Tensor, target: Tensor, kind: str = "cosine") -> Tensor:
-    """Loss between adapted query-model vectors and document-model vectors of the same texts.
-
-    ``cosine`` is 1 - mean cosine; ``mse`` and ``smooth_l1`` compare against the L2-normalised
-    target, since adapter outputs are unit vectors.
-    """
-    if kind == "cosine":
-        return 1.0 - F.cosine_similarity(pred, target, dim=-1).mean()
-    target = F.normalize(target, dim=-1)
-    if kind == "mse":
-        return F.mse_loss(pred, target)
-    if kind == "smooth_l1":
-        return F.smooth_l1_loss(pred, target)
-    raise ValueError(f"unknown alignment loss {kind!r}; expected one of {list(LOSSES)}")
 
 
 def holdout_size(n: int, holdout: float) -> int:
@@ -99,22 +80,23 @@ class AlignmentDataModule(pl.LightningDataModule):
 
 
 class AlignmentModule(pl.LightningModule):
-    """Trains ``adapter`` with AdamW at a constant learning rate on an alignment loss."""
+    """Trains ``adapter`` with AdamW at a constant learning rate on an alignment loss.
+
+    ``loss(pred, target)`` is a Stage-1 loss of :mod:`era_exp.stages.losses` (or any callable alike).
+    """
 
     def __init__(
-        self, adapter: nn.Module, loss: str = "cosine", lr: float = 1e-3, weight_decay: float = 0.01
+        self, adapter: nn.Module, loss: Callable[[Tensor, Tensor], Tensor], lr: float, weight_decay: float
     ):
         super().__init__()
-        if loss not in LOSSES:
-            raise ValueError(f"unknown alignment loss {loss!r}; expected one of {list(LOSSES)}")
-        self.adapter, self.loss_kind, self.lr, self.weight_decay = adapter, loss, lr, weight_decay
+        self.adapter, self.alignment_loss, self.lr, self.weight_decay = adapter, loss, lr, weight_decay
 
     def forward(self, x: Tensor) -> Tensor:
         return self.adapter(x)
 
     def _loss(self, batch: tuple[Tensor, Tensor], name: str) -> Tensor:
         q, d = batch
-        loss = alignment_loss(self.adapter(q), d, self.loss_kind)
+        loss = self.alignment_loss(self.adapter(q), d)
         self.log(name, loss, on_step=False, on_epoch=True, batch_size=len(q))
         return loss
 
@@ -137,6 +119,8 @@ def train_alignment(
     trainer_kwargs: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run Stage 1 on ``adapter`` in place for ``cfg.epochs`` epochs, keeping the last weights.
+
+    ``cfg.loss`` is the built loss (``instantiate`` of the config's ``stage1.loss`` node).
 
     Returns the last epoch's mean training loss, the held-out loss of the final weights (None
     without a holdout), epochs run, wall seconds and the split sizes.
