@@ -28,8 +28,10 @@ log = logging.getLogger(__name__)
 RESULTS_FILE = "results.json"
 DONE_FILE = "DONE"
 LOCK_FILE = ".run.lock"
+# Sub-folder of a run holding the validation split's TREC run and qrels files.
+VALIDATION_DIR = "validation"
 # What the pipeline writes into a run folder besides DONE: shared between points, cleared before a redo.
-RUN_OUTPUTS = (RESULTS_FILE, "runs", "qrels", "adapter")
+RUN_OUTPUTS = (RESULTS_FILE, "runs", "qrels", VALIDATION_DIR, "adapter")
 # Config keys that change where or how a run is logged, not what it computes.
 _NOT_IDENTITY = {"paths", "logger", "hydra", "skip_completed", "sweep"}
 # Data keys that say where the data lies or which version to fetch; the data fingerprint stands for
@@ -50,6 +52,8 @@ def run_key(cfg: DictConfig) -> str:
     identity = {k: v for k, v in container.items() if k not in _NOT_IDENTITY}
     identity["data"] = {k: v for k, v in identity["data"].items() if k not in _DATA_LOCATION}
     identity["data_fingerprint"] = data_fingerprint(cfg)
+    # Which computed metric a search optimises changes no number.
+    identity["eval"] = {k: v for k, v in identity["eval"].items() if k != "optimized_metric"}
     if MethodStages.of(cfg.method).ratio_free:
         identity["train_ratio"] = None
     return hashlib.sha1(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -63,7 +67,8 @@ def completed_results(out_dir: Path, key: str) -> dict | None:
         results = json.loads((out_dir / RESULTS_FILE).read_text())
     except (OSError, ValueError):
         return None
-    return results if results.get("run_key") == key and "overall" in results else None
+    complete = results.get("run_key") == key and "overall" in results and "validation" in results
+    return results if complete else None
 
 
 @contextmanager
