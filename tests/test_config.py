@@ -30,6 +30,7 @@ GROUPS = {
     "stage2": "stage2",
     "stage2/objective": "stage2/objective",
     "hydra/launcher": "hydra/launcher",
+    "hparams_search": "hparams_search",
     "+experiment": "experiment",
 }
 

@@ -11,7 +11,6 @@ from era_exp.data.hub import load_hub_tasks
 from era_exp.data.local import load_local_tasks
 from era_exp.data.schema import Query, Task
 from era_exp.data.split import (
-    Split,
     SplitError,
     eval_only_split_task,
     eval_queries,
@@ -120,7 +119,11 @@ def swe_bench(mair_replica: Path, tmp_path_factory: pytest.TempPathFactory) -> l
 def test_a_single_split_task_splits_exactly_as_before(scifact: Task) -> None:
     for ratio in RATIOS:
         assert split_task([scifact], ratio) == [split_queries(scifact, ratio)]
-    assert eval_only_split_task([scifact]) == [Split(train=(), val=(), test=eval_queries(scifact))]
+    held = eval_only_split_task([scifact])
+    assert [(h.train, h.val, h.test) for h in held] == [
+        ((), s.val, s.test) for s in split_task([scifact], 0.2)
+    ]
+    assert held[0].test == eval_queries(scifact)
 
 
 def test_a_task_of_single_query_sub_splits_is_split_across_them(swe_bench: list[Task]) -> None:

@@ -134,12 +134,34 @@ def split_task(
     return _per_unit(units, _cut(what, pooled, ratio, seed, test_fraction, val_fraction))
 
 
-def eval_only_split_task(units: Sequence[Task], seed: int = 42, test_fraction: float = 0.5) -> list[Split]:
-    """The test share of each unit of one MAIR task (no train or val), as :func:`split_task` cuts it."""
+def eval_only_split_task(
+    units: Sequence[Task], seed: int = 42, test_fraction: float = 0.5, val_fraction: float = 0.1
+) -> list[Split]:
+    """The validation and test shares of each unit of one MAIR task, with no train part.
+
+    Validation and test do not depend on the ratio, so they are exactly those :func:`split_task`
+    cuts at every ratio: a task nobody trains on is scored on the same queries.
+    """
     what, pooled = _pooled(units)
     shuffled = _shuffled(what, pooled, seed)
-    _, test_start = _bounds(len(shuffled), test_fraction, 0.0)
-    return _per_unit(units, ([], [], shuffled[test_start:]))
+    val_start, test_start = _bounds(len(shuffled), test_fraction, val_fraction)
+    return _per_unit(units, ([], shuffled[val_start:test_start], shuffled[test_start:]))
+
+
+def heldout_split(
+    queries: Task | Sequence[Query],
+    seed: int = 42,
+    test_fraction: float = 0.5,
+    val_fraction: float = 0.1,
+) -> Split:
+    """The validation and test parts of :func:`split_queries` with no train part, for a task nobody trains on.
+
+    Val and test do not depend on the ratio, so they are exactly those of every trained split.
+    """
+    what, labelled = _labelled(queries)
+    shuffled = _shuffled(what, labelled, seed)
+    val_start, test_start = _bounds(len(shuffled), test_fraction, val_fraction)
+    return Split(train=(), val=tuple(shuffled[val_start:test_start]), test=tuple(shuffled[test_start:]))
 
 
 def eval_queries(

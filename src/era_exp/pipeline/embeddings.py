@@ -71,10 +71,12 @@ def prefetch(plans: Sequence[TaskPlan], emb: RunEmbeddings, cfg: DictConfig) -> 
     """
     stages = MethodStages.of(cfg.method)
     for plan in plans:
-        if plan.scored_queries or plan.trains:
+        if plan.scored_queries or plan.validation_queries or plan.trains:
             emb.fill_corpus(plan.task.corpus)
         if plan.scored_queries:
             emb.queries(plan.scored_queries, model="query" if stages.trains else "doc")
+        if plan.validation_queries:
+            emb.queries(plan.validation_queries, model="query" if stages.trains else "doc")
     if stages.alignment:
         for corpus, rows in alignment_samples(plans, cfg):
             emb.docs_with_query_model([corpus.texts[row] for row in rows])

@@ -3,6 +3,8 @@
 Settings (era-method.md): ``in_domain`` trains on every task's train split and scores every test
 split; ``lodo`` trains on all domains but ``holdout_domain`` and scores that domain on all its
 labelled queries; ``domain_specific`` trains on ``domain`` only and scores every test split.
+Every task scored on its test split is also scored on its validation split (the objective of a
+hyper-parameter search); a task scored on all its labelled queries has no validation queries left.
 
 What a method reads follows from the stages its config declares (:class:`MethodStages`): only
 Stage 2 reads labels, so only a method with Stage 2 splits queries by the train ratio.
@@ -73,6 +75,11 @@ class TaskPlan:
     def scored_queries(self) -> tuple[Query, ...]:
         """The queries this run scores on the task."""
         return self.task.labelled_queries if self.eval_split == "all" else self.split.test
+
+    @property
+    def validation_queries(self) -> tuple[Query, ...]:
+        """The validation queries scored beside the test split; none when every query is scored."""
+        return () if self.eval_split == "all" else self.split.val
 
 
 def plan_run(
