@@ -8,7 +8,6 @@ import hydra
 from omegaconf import DictConfig
 
 from era_exp.config import conf_dir
-from era_exp.sweep.job import hydra_job
 from era_exp.sweep.naming import register_resolvers
 
 log = logging.getLogger(__name__)
@@ -17,7 +16,13 @@ register_resolvers()
 
 @hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name="run")
 def main(cfg: DictConfig) -> float:
-    """Run one configuration into Hydra's output folder; return nDCG@10 for sweepers."""
+    """Run one configuration into Hydra's output folder; return nDCG@10 for sweepers.
+
+    The pipeline (torch, Lightning, transformers, ranx) is imported here, once Hydra has parsed
+    the command line, so ``--help``, ``--cfg`` and config errors answer in a moment.
+    """
+    from era_exp.sweep.job import hydra_job
+
     results = hydra_job(cfg)
     return results["overall"]["ndcg@10"]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import asdict
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 from era_exp.adapters.store import AdapterMeta, save_adapter
 from era_exp.embed.cache import EmbeddingCache
 from era_exp.evaluate.aggregate import aggregate
+from era_exp.logs import console
 from era_exp.pipeline.embeddings import RunEmbeddings, prefetch
 from era_exp.pipeline.plan import plan_from_config
 from era_exp.pipeline.profiling import peak_rss_mib, phase
@@ -19,16 +19,15 @@ from era_exp.pipeline.results import completed_results, run_key, write_results
 from era_exp.pipeline.score import score_tasks
 from era_exp.pipeline.train import train_stages
 
-log = logging.getLogger(__name__)
-
 
 def run(cfg: DictConfig, out_dir: str | Path, trainer_kwargs: dict | None = None) -> dict:
     """Execute the run ``cfg`` describes, writing everything under ``out_dir``; return its results."""
     out_dir = Path(out_dir)
     key = run_key(cfg)
     if cfg.get("skip_completed", True) and (done := completed_results(out_dir, key)):
-        log.info("%s already holds complete results for run %s: skipped", out_dir, key)
+        console().info("%s already holds complete results for run %s: skipped", out_dir, key)
         return done
+    console().info("run %s -> %s", key, out_dir)
     profile: dict[str, dict[str, float]] = {}
     with phase(profile, "load_data"):
         tasks = instantiate(cfg.data).load()
@@ -87,7 +86,7 @@ def run(cfg: DictConfig, out_dir: str | Path, trainer_kwargs: dict | None = None
         "config": OmegaConf.to_container(cfg, resolve=True),
     }
     write_results(out_dir, results)
-    log.info(
+    console().info(
         "nDCG@10 %.4f (mean over %d tasks) -> %s",
         results["overall"]["ndcg@10"],
         len(summary["per_task"]),

@@ -281,7 +281,6 @@ def fit_in_memory(
         torch.use_deterministic_algorithms(True)
         torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = False, True
         for epoch in range(max_epochs):
-            module.train()
             train_mean = EpochMean(device)
             for batch in train:
                 loss = module.training_loss(batch)
@@ -294,9 +293,8 @@ def fit_in_memory(
                 train_mean.add(loss, len(batch[0]))
             stop = False
             if val is not None:
-                module.eval()
-                val_mean = EpochMean(device)
-                with torch.no_grad():
+                with _evaluation_mode(module), torch.no_grad():
+                    val_mean = EpochMean(device)
                     for batch in val:
                         val_mean.add(module.validation_loss(batch), len(batch[0]))
                 val_loss = float(val_mean.value())
@@ -315,6 +313,21 @@ def fit_in_memory(
     for logger in loggers:
         logger.save()
     return LoopResult(epochs=epochs, train_loss=train_loss, val_loss=val_loss)
+
+
+@contextmanager
+def _evaluation_mode(module: torch.nn.Module) -> Iterator[None]:
+    """Eval mode for a validation pass, then each submodule's own mode back (as Lightning does).
+
+    Training itself runs in whatever mode the module came in, as under Lightning's Trainer.
+    """
+    modes = [(submodule, submodule.training) for submodule in module.modules()]
+    module.eval()
+    try:
+        yield
+    finally:
+        for submodule, training in modes:
+            submodule.training = training
 
 
 def _log(loggers: Sequence[Logger], metrics: dict[str, float], step: int) -> None:
