@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import sys
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -42,6 +43,11 @@ def quiet() -> bool:
     return any(
         os.environ.get(name, "").lower() not in ("", "0", "false", "no") for name in ("CI", "ERA_QUIET")
     )
+
+
+def interactive() -> bool:
+    """Whether a person is watching: stderr is a terminal and progress output is not turned off."""
+    return sys.stderr.isatty() and not quiet()
 
 
 def seed_all(value: int) -> None:
@@ -224,7 +230,7 @@ def _loop_options(trainer_kwargs: dict[str, Any] | None) -> tuple[list[Logger], 
     """
     options = dict(trainer_kwargs or {})
     loggers = options.pop("logger", None)
-    progress = options.pop("enable_progress_bar", not quiet())
+    progress = options.pop("enable_progress_bar", interactive())
     options.pop("log_every_n_steps", None)
     callbacks = options.pop("callbacks", [])
     other = [*options, *(type(c).__name__ for c in callbacks if not isinstance(c, ProgressBar))]
