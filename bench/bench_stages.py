@@ -22,13 +22,12 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 import era_exp.pipeline.train as pipeline_train
 from era_exp.config import compose
 from era_exp.pipeline.run import run
-from era_exp.stages.adaptation import AdaptationDataModule, info_nce_logits, warmup_linear
-from era_exp.stages.alignment import AlignmentDataModule, alignment_loss
+from era_exp.stages.adaptation import AdaptationDataModule, warmup_linear
+from era_exp.stages.alignment import AlignmentDataModule
 from era_exp.stages.trainer import step_flops, threads_for
 
 REFERENCE_TASKS = (
@@ -84,7 +83,7 @@ def bare_alignment(adapter, q, d, cfg, seed: int) -> int:
     for _ in range(cfg.epochs):
         adapter.train()
         for rows in _batches(len(qt), cfg.batch_size, generator):
-            loss = alignment_loss(adapter(qt[rows]), dt[rows], cfg.loss)
+            loss = cfg.loss(adapter(qt[rows]), dt[rows])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -92,7 +91,7 @@ def bare_alignment(adapter, q, d, cfg, seed: int) -> int:
         with torch.no_grad():
             for start in range(0, len(qv), cfg.batch_size):
                 stop = start + cfg.batch_size
-                float(alignment_loss(adapter(qv[start:stop]), dv[start:stop], cfg.loss))
+                float(cfg.loss(adapter(qv[start:stop]), dv[start:stop]))
     return cfg.epochs
 
 
@@ -110,10 +109,7 @@ def bare_adaptation(adapter, train, val, cfg, seed: int, epochs: int) -> int:
     for _ in range(epochs):
         adapter.train()
         for rows in _batches(len(tq), cfg.batch_size, generator):
-            logits, target = info_nce_logits(
-                adapter(tq[rows]), tp[rows], tn[rows], cfg.temperature, cfg.in_batch_negatives
-            )
-            loss = F.cross_entropy(logits, target)
+            loss = cfg.objective(adapter(tq[rows]), tp[rows], tn[rows], validation=False)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -123,10 +119,8 @@ def bare_adaptation(adapter, train, val, cfg, seed: int, epochs: int) -> int:
             value = 0.0
             for start in range(0, len(vq), cfg.batch_size):
                 stop = start + cfg.batch_size
-                logits, target = info_nce_logits(
-                    adapter(vq[start:stop]), vp[start:stop], vn[start:stop], cfg.temperature
-                )
-                value += float(F.cross_entropy(logits, target)) * (stop - start)
+                loss = cfg.objective(adapter(vq[start:stop]), vp[start:stop], vn[start:stop], validation=True)
+                value += float(loss) * (stop - start)
         if value < best:
             best, state = value, {k: v.clone() for k, v in adapter.state_dict().items()}
     adapter.load_state_dict(state)

@@ -1,11 +1,15 @@
-"""Session fixtures: offline hub, the mair-lite data root, tiny and bundled models."""
+"""Session fixtures: offline hub, the mair-lite data root, one embedding cache, the config factory."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from omegaconf import DictConfig
+
+from helpers.config import compose_run
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -36,3 +40,25 @@ def mair_lite_root() -> Path:
 def repo_root() -> Path:
     """The project's root folder (holds conf/ and experiments/)."""
     return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def embedding_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One embedding cache for the session's runs, so each text is encoded once per session."""
+    return tmp_path_factory.mktemp("embedding-cache")
+
+
+RunConfigFactory = Callable[..., DictConfig]
+
+
+@pytest.fixture
+def run_config(embedding_cache: Path) -> RunConfigFactory:
+    """``run_config(*overrides, hydra=False)``: the real composed config on the session's cache.
+
+    A later ``paths.cache_dir=...`` among the overrides replaces the shared cache.
+    """
+
+    def make(*overrides: str, hydra: bool = False) -> DictConfig:
+        return compose_run(embedding_cache, overrides, hydra=hydra)
+
+    return make

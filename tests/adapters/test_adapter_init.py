@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 import torch
+from hydra.utils import instantiate
 
 from era_exp.adapters import (
+    LeastSquaresInit,
     LinearAdapter,
     ResidualMLPAdapter,
-    apply_init,
     identity_init,
     least_squares_init,
     procrustes_init,
@@ -90,21 +91,30 @@ def test_identity_init_passes_queries_through() -> None:
 def test_init_sets_the_projection_of_a_residual_adapter() -> None:
     g = torch.Generator().manual_seed(7)
     X, W = torch.randn(30, 5, generator=g), torch.randn(3, 5, generator=g)
-    adapter = apply_init("least_squares", ResidualMLPAdapter(5, 3, hidden=4), X, X @ W.T)
+    adapter = LeastSquaresInit(ridge=0.0)(ResidualMLPAdapter(5, 3, hidden=4), X, X @ W.T)
     torch.testing.assert_close(
         adapter(X), torch.nn.functional.normalize(X @ W.T, dim=-1), atol=1e-4, rtol=1e-4
     )
 
 
-def test_apply_init_dispatch_and_errors() -> None:
-    torch.manual_seed(0)
+def test_init_errors() -> None:
     adapter = LinearAdapter(4, 3)
-    before = adapter.linear.weight.detach().clone()
-    apply_init("none", adapter)
-    torch.testing.assert_close(adapter.linear.weight.detach(), before)
-    with pytest.raises(ValueError, match="unknown adapter init 'svd'"):
-        apply_init("svd", adapter)
-    with pytest.raises(ValueError, match="needs alignment pairs"):
-        apply_init("procrustes", adapter)
+    with pytest.raises(ValueError, match="ridge must be >= 0"):
+        LeastSquaresInit(ridge=-1.0)
     with pytest.raises(ValueError, match="do not fit an adapter 4 -> 3"):
-        apply_init("ridge", adapter, torch.randn(10, 5), torch.randn(10, 3))
+        LeastSquaresInit(ridge=1.0)(adapter, torch.randn(10, 5), torch.randn(10, 3))
+
+
+@pytest.mark.parametrize(("entry", "ridge"), [("least_squares", 0.0), ("ridge", 1.0), ("ridge", 3.0)])
+def test_the_least_squares_and_ridge_entries_fit_what_they_name(run_config, entry: str, ridge: float) -> None:
+    """``adapter=least_squares`` is ordinary least squares; ``adapter=ridge`` takes its λ from the config."""
+    cfg = run_config("method=era", f"adapter={entry}", f"adapter.init.ridge={ridge}")
+    g = torch.Generator().manual_seed(3)
+    X, Y = (
+        torch.randn(40, 6, generator=g, dtype=torch.float64),
+        torch.randn(40, 3, generator=g, dtype=torch.float64),
+    )
+    built = instantiate(cfg.adapter.init)(instantiate(cfg.adapter.module)(6, 3).double(), X, Y)
+    expected = least_squares_init(LinearAdapter(6, 3).double(), X, Y, ridge=ridge)
+    torch.testing.assert_close(built.linear.weight, expected.linear.weight)
+    torch.testing.assert_close(built.linear.bias, expected.linear.bias)

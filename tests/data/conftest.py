@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import doc, query, write_split
+from helpers.mair_files import doc, query, write_split
 
 
 @pytest.fixture

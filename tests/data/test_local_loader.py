@@ -10,8 +10,7 @@ import pytest
 
 from era_exp.data.errors import DataError, UnknownTaskError
 from era_exp.data.local import load_local_tasks
-
-from .helpers import doc, query, write_split
+from helpers.mair_files import doc, query, write_split
 
 
 def test_all_mair_lite_tasks_match_tasks_json(mair_lite_root: Path) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from embed_helpers import make_tiny_bert
+
+from helpers.tiny_models import make_tiny_bert
 
 
 @pytest.fixture(scope="session")

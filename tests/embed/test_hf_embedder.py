@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from embed_helpers import make_tiny_bert
 
 from era_exp.data.schema import Query
 from era_exp.embed.hf import HFEmbedder, resolve_device, resolve_dtype, weights_fingerprint
 from era_exp.embed.models import resolve_model
+from helpers.tiny_models import make_tiny_bert
 
 LONG_TEXT = (
     "Beautiful is better than ugly. Explicit is better than implicit. Simple is better than complex. "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from era_exp.data.schema import Corpus, Query, Task
-from era_exp.pipeline.plan import PlanError, plan_run
+from era_exp.pipeline.plan import MethodStages, PlanError, plan_run
 
 
 def _task(name: str, domain: str, n_queries: int = 40) -> Task:
@@ -17,10 +17,13 @@ def _task(name: str, domain: str, n_queries: int = 40) -> Task:
 
 
 TASKS = [_task("A", "Code"), _task("B", "Legal"), _task("C", "Legal", 60)]
+ERA = MethodStages(alignment=True, adaptation=True)
+ALIGN_ONLY = MethodStages(alignment=True, adaptation=False)
+ZERO_SHOT = MethodStages(alignment=False, adaptation=False)
 
 
 def test_in_domain_trains_everywhere_and_scores_test_splits() -> None:
-    plans = plan_run(TASKS, setting="in_domain", trains=True, train_ratio=0.2, seed=42)
+    plans = plan_run(TASKS, setting="in_domain", stages=ERA, train_ratio=0.2, seed=42)
     assert all(plan.trains and plan.eval_split == "test" for plan in plans)
     for plan in plans:
         assert len(plan.split.train) == int(len(plan.task.queries) * 0.2)
@@ -31,9 +34,7 @@ def test_in_domain_trains_everywhere_and_scores_test_splits() -> None:
 def test_lodo_holds_out_a_domain_and_scores_all_its_queries() -> None:
     plans = {
         p.task.name: p
-        for p in plan_run(
-            TASKS, setting="lodo", trains=True, train_ratio=0.2, seed=42, holdout_domain="Legal"
-        )
+        for p in plan_run(TASKS, setting="lodo", stages=ERA, train_ratio=0.2, seed=42, holdout_domain="Legal")
     }
     assert plans["A"].trains and plans["A"].eval_split == "test"
     for name in ("B", "C"):
@@ -47,13 +48,14 @@ def test_domain_specific_trains_on_one_domain_and_scores_every_test_split() -> N
     plans = {
         p.task.name: p
         for p in plan_run(
-            TASKS, setting="domain_specific", trains=True, train_ratio=0.2, seed=42, domain="Code"
+            TASKS, setting="domain_specific", stages=ERA, train_ratio=0.2, seed=42, domain="Code"
         )
     }
     assert plans["A"].trains and not plans["B"].trains and not plans["C"].trains
     assert all(plan.eval_split == "test" for plan in plans.values())
     in_domain = {
-        p.task.name: p for p in plan_run(TASKS, setting="in_domain", trains=False, train_ratio=0.2, seed=42)
+        p.task.name: p
+        for p in plan_run(TASKS, setting="in_domain", stages=ZERO_SHOT, train_ratio=0.2, seed=42)
     }
     assert plans["B"].scored_queries == in_domain["B"].scored_queries, "same test queries whatever trains"
 
@@ -70,9 +72,24 @@ def test_domain_specific_trains_on_one_domain_and_scores_every_test_split() -> N
 )
 def test_bad_settings_are_clear_errors(kwargs: dict, message: str) -> None:
     with pytest.raises(PlanError, match=message):
-        plan_run(TASKS, trains=True, train_ratio=0.2, seed=42, **kwargs)
+        plan_run(TASKS, stages=ERA, train_ratio=0.2, seed=42, **kwargs)
 
 
 def test_zero_shot_can_score_every_labelled_query() -> None:
-    plans = plan_run(TASKS, setting="in_domain", trains=False, train_ratio=0.2, seed=42, eval_split="all")
+    plans = plan_run(TASKS, setting="in_domain", stages=ZERO_SHOT, train_ratio=0.2, seed=42, eval_split="all")
     assert [len(p.scored_queries) for p in plans] == [40, 40, 60]
+
+
+def test_align_only_trains_without_splitting_by_ratio() -> None:
+    """Stage 1 reads no labels: the tasks train, but no train or validation query is set aside."""
+    for ratio in (0.001, 0.2, 1.0):  # 0.001 and 1.0 leave no valid ratio split: never asked for
+        plans = plan_run(TASKS, setting="in_domain", stages=ALIGN_ONLY, train_ratio=ratio, seed=42)
+        assert all(plan.trains and plan.split.train == () and plan.split.val == () for plan in plans)
+    era = plan_run(TASKS, setting="in_domain", stages=ERA, train_ratio=0.2, seed=42)
+    assert [p.scored_queries for p in plans] == [p.scored_queries for p in era], "same test queries"
+
+
+def test_the_ratio_free_rule() -> None:
+    assert ZERO_SHOT.ratio_free and ALIGN_ONLY.ratio_free and not ERA.ratio_free
+    assert MethodStages.of({"alignment": False, "adaptation": True}).reads_labels
+    assert ALIGN_ONLY.trains and not ZERO_SHOT.trains

@@ -8,27 +8,13 @@ from pathlib import Path
 import pytest
 
 from era_exp.adapters.store import load_adapter
-from era_exp.config import compose
 from era_exp.data.builtin import stdlib_codesearch_task
 from era_exp.pipeline.run import run
-
-TINY_STAGES = ["stage1.epochs=3", "stage2.nominal_epochs=4", "stage2.patience=2"]
-
-
-@pytest.fixture(scope="session")
-def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One embedding cache for the module's runs, so each text is encoded once per session."""
-    return tmp_path_factory.mktemp("embedding-cache")
+from helpers.config import TINY_STAGES
 
 
-def _cfg(cache: Path, *overrides: str):
-    return compose([f"paths.cache_dir={cache}", *overrides], return_hydra_config=False)
-
-
-def test_zero_shot_on_the_builtin_task_writes_results_and_reuses_the_cache(
-    shared_cache: Path, tmp_path: Path
-):
-    cfg = _cfg(shared_cache, "data=builtin", "data.max_queries=120", "method=zero_shot")
+def test_zero_shot_on_the_builtin_task_writes_results_and_reuses_the_cache(run_config, tmp_path: Path):
+    cfg = run_config("data=builtin", "data.max_queries=120", "method=zero_shot")
     first = run(cfg, tmp_path / "a")
     second = run(cfg, tmp_path / "b")
     assert second["cache"]["encoded"] == 0 and second["cache"]["hits"] > 0, "a warm run encodes nothing"
@@ -45,8 +31,8 @@ def test_zero_shot_on_the_builtin_task_writes_results_and_reuses_the_cache(
     assert (tmp_path / "a" / "DONE").read_text().strip() == first["run_key"]
 
 
-def test_a_completed_run_is_skipped_and_a_broken_one_redone(shared_cache: Path, tmp_path: Path):
-    cfg = _cfg(shared_cache, "data=builtin", "data.max_queries=60")
+def test_a_completed_run_is_skipped_and_a_broken_one_redone(run_config, tmp_path: Path):
+    cfg = run_config("data=builtin", "data.max_queries=60")
     first = run(cfg, tmp_path)
     results = tmp_path / "results.json"
     stamp = results.stat().st_mtime_ns
@@ -57,8 +43,8 @@ def test_a_completed_run_is_skipped_and_a_broken_one_redone(shared_cache: Path, 
     assert json.loads(results.read_text())["overall"] == first["overall"]
 
 
-def test_era_on_the_builtin_task_is_deterministic_and_saves_its_adapter(shared_cache: Path, tmp_path: Path):
-    cfg = _cfg(shared_cache, "data=builtin", "data.max_queries=160", "method=era", *TINY_STAGES)
+def test_era_on_the_builtin_task_is_deterministic_and_saves_its_adapter(run_config, tmp_path: Path):
+    cfg = run_config("data=builtin", "data.max_queries=160", "method=era", *TINY_STAGES)
     first = run(cfg, tmp_path / "a")
     second = run(cfg, tmp_path / "b")
     assert first["overall"] == second["overall"], "same config, same metrics on CPU"
@@ -74,10 +60,9 @@ def test_era_on_the_builtin_task_is_deterministic_and_saves_its_adapter(shared_c
 
 
 @pytest.mark.mair_lite
-def test_tiny_era_on_real_mair_lite_tasks(shared_cache: Path, tmp_path: Path, mair_lite_root: Path):
+def test_tiny_era_on_real_mair_lite_tasks(run_config, tmp_path: Path, mair_lite_root: Path):
     """Both stages on two real tasks; the query side is MiniLM at another truncation (an asymmetric pair)."""
-    cfg = _cfg(
-        shared_cache,
+    cfg = run_config(
         f"data.root={mair_lite_root}",
         "data.tasks=[TMDB,PytorchAPI]",
         "method=era",
@@ -100,11 +85,11 @@ def test_tiny_era_on_real_mair_lite_tasks(shared_cache: Path, tmp_path: Path, ma
 
 @pytest.mark.mair_lite
 def test_stage_one_encodes_only_sampled_documents_with_the_query_model(
-    shared_cache: Path, tmp_path: Path, mair_lite_root: Path
+    run_config, tmp_path: Path, mair_lite_root: Path
 ):
     """The query model meets 30 sampled documents of a 936-document corpus, plus the queries it scores."""
-    cfg = _cfg(
-        tmp_path / "cache",
+    cfg = run_config(
+        f"paths.cache_dir={tmp_path / 'cache'}",
         f"data.root={mair_lite_root}",
         "data.tasks=[HuggingfaceAPI]",
         "method=align_only",

@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 from era_exp.io import atomic_write_text
-
-from .fake_sweep import SWEEP, FakeRun, write_fake_run
+from helpers.fake_sweep import SWEEP, FakeRun, write_fake_run
 
 
 @pytest.fixture(scope="module")

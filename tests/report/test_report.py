@@ -17,8 +17,7 @@ from era_exp.report.build import Report, build_report
 from era_exp.report.collect import scan_sweep
 from era_exp.report.grid import build_grid
 from era_exp.retrieve.trec import read_qrels, read_run
-
-from .fake_sweep import INCOMPLETE, SWEEP, UNITS, FakeRun, write_fake_run
+from helpers.fake_sweep import INCOMPLETE, SWEEP, UNITS, FakeRun, write_fake_run
 
 
 @pytest.fixture(scope="module")

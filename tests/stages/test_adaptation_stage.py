@@ -9,21 +9,31 @@ import torch
 import torch.nn.functional as F
 
 from era_exp.adapters import build_adapter
+from era_exp.config import AdaptationConfig
 from era_exp.stages import (
-    AdaptationConfig,
     AdaptationModule,
+    InfoNCE,
     PairSet,
     info_nce_logits,
     train_adaptation,
     warmup_linear,
 )
 
+PAPER_INFO_NCE = InfoNCE(temperature=0.05, in_batch_negatives=False)
+
+
+def _module(adapter: torch.nn.Module, **settings) -> AdaptationModule:
+    """A module with the schema's Stage-2 settings, ``settings`` overriding them."""
+    paper = AdaptationConfig()
+    kwargs = {"lr": paper.lr, "weight_decay": paper.weight_decay, "warmup_fraction": paper.warmup_fraction}
+    return AdaptationModule(
+        adapter, PAPER_INFO_NCE, **{**kwargs, "nominal_epochs": paper.nominal_epochs, **settings}
+    )
+
 
 def _val_loss(adapter: torch.nn.Module, pairs: PairSet) -> float:
     with torch.no_grad():
-        return float(
-            AdaptationModule(adapter).loss((pairs.query, pairs.positive, pairs.negatives), in_batch=False)
-        )
+        return float(_module(adapter).loss((pairs.query, pairs.positive, pairs.negatives), validation=True))
 
 
 def _pairs(n: int, mapping: torch.Tensor, seed: int) -> PairSet:
@@ -66,7 +76,7 @@ def test_warmup_then_linear_decay() -> None:
 
 
 def test_module_schedule_spans_the_nominal_epochs() -> None:
-    module = AdaptationModule(
+    module = _module(
         build_adapter("linear", 4, 3), lr=1e-3, warmup_fraction=0.1, nominal_epochs=20, steps_per_epoch=5
     )
     assert module.schedule_steps() == (10, 100)
@@ -89,7 +99,9 @@ def test_adaptation_lowers_validation_loss() -> None:
     torch.manual_seed(0)
     adapter = build_adapter("linear", 8, 4)
     before = _val_loss(adapter, val)
-    cfg = AdaptationConfig(lr=0.1, batch_size=16, nominal_epochs=15, warmup_fraction=0.1)
+    cfg = AdaptationConfig(
+        lr=0.1, batch_size=16, nominal_epochs=15, warmup_fraction=0.1, objective=PAPER_INFO_NCE
+    )
     result = train_adaptation(adapter, train, val, cfg, seed=3)
     assert result["best_val_loss"] < before / 4, (before, result["val_losses"])
     assert _val_loss(adapter, val) == pytest.approx(result["best_val_loss"], abs=1e-5)
@@ -104,7 +116,9 @@ def test_early_stopping_restores_the_best_epoch() -> None:
     with torch.no_grad():
         adapter.linear.weight.copy_(_rotation(d, -theta))
         adapter.linear.bias.zero_()
-    cfg = AdaptationConfig(lr=0.02, batch_size=64, nominal_epochs=40, warmup_fraction=0.0, patience=3)
+    cfg = AdaptationConfig(
+        lr=0.02, batch_size=64, nominal_epochs=40, warmup_fraction=0.0, patience=3, objective=PAPER_INFO_NCE
+    )
     result = train_adaptation(adapter, train, val, cfg, seed=1)
     history = result["val_losses"]
     assert len(history) == result["epochs"] < 40  # stopped early
@@ -116,7 +130,9 @@ def test_early_stopping_restores_the_best_epoch() -> None:
 def test_in_batch_negatives_train() -> None:
     mapping = torch.randn(4, 8, generator=torch.Generator().manual_seed(0))
     train, val = _pairs(24, mapping, seed=1), _pairs(8, mapping, seed=2)
-    cfg = AdaptationConfig(lr=0.01, batch_size=8, nominal_epochs=2, in_batch_negatives=True)
+    cfg = AdaptationConfig(
+        lr=0.01, batch_size=8, nominal_epochs=2, objective=InfoNCE(temperature=0.05, in_batch_negatives=True)
+    )
     result = train_adaptation(build_adapter("linear", 8, 4), train, val, cfg, seed=1)
     assert result["epochs"] == 2 and len(result["val_losses"]) == 2
 
@@ -126,5 +142,9 @@ def test_empty_validation_set_is_an_error() -> None:
     empty = PairSet(torch.zeros(0, 8), torch.zeros(0, 4), torch.zeros(0, 5, 4))
     with pytest.raises(ValueError, match="validation set is empty"):
         train_adaptation(
-            build_adapter("linear", 8, 4), _pairs(8, mapping, 1), empty, AdaptationConfig(), seed=1
+            build_adapter("linear", 8, 4),
+            _pairs(8, mapping, 1),
+            empty,
+            AdaptationConfig(objective=PAPER_INFO_NCE),
+            seed=1,
         )

@@ -7,11 +7,13 @@ import torch
 import torch.nn.functional as F
 
 from era_exp.adapters import build_adapter
+from era_exp.config import AlignmentConfig
 from era_exp.data.schema import Corpus, Task
 from era_exp.stages import (
-    AlignmentConfig,
     AlignmentDataModule,
-    alignment_loss,
+    CosineAlignmentLoss,
+    MSEAlignmentLoss,
+    SmoothL1AlignmentLoss,
     sample_alignment_docs,
     train_alignment,
 )
@@ -52,13 +54,15 @@ def test_sampling_is_seeded_and_independent_of_other_tasks() -> None:
     assert dict((c.key, rows) for c, rows in with_others)["shared"] == alone
 
 
+COSINE = CosineAlignmentLoss()
+
+
 def test_alignment_losses() -> None:
     x = F.normalize(torch.randn(6, 4), dim=-1)
-    for kind in ("cosine", "mse", "smooth_l1"):
-        assert float(alignment_loss(x, 2 * x, kind)) == pytest.approx(0.0, abs=1e-6)
-    assert float(alignment_loss(x, -x, "cosine")) == pytest.approx(2.0)
-    with pytest.raises(ValueError, match="unknown alignment loss"):
-        alignment_loss(x, x, "l1")
+    for loss in (COSINE, MSEAlignmentLoss(), SmoothL1AlignmentLoss()):
+        assert float(loss(x, 2 * x)) == pytest.approx(0.0, abs=1e-6)
+    assert float(COSINE(x, -x)) == pytest.approx(2.0)
+    assert float(MSEAlignmentLoss()(x, -x)) == pytest.approx(float((2 * x).pow(2).mean()))
 
 
 def test_holdout_split_is_seeded_and_disjoint() -> None:
@@ -83,13 +87,13 @@ def _learnable_pairs() -> tuple[torch.Tensor, torch.Tensor]:
 
 def test_alignment_lowers_the_loss_and_is_deterministic() -> None:
     q, d = _learnable_pairs()
-    cfg = AlignmentConfig(epochs=15, batch_size=64, lr=0.05)
+    cfg = AlignmentConfig(epochs=15, batch_size=64, lr=0.05, loss=COSINE)
     adapters = []
     for _ in range(2):
         torch.manual_seed(1)
         adapters.append(build_adapter("linear", 12, 6))
     with torch.no_grad():
-        before = float(alignment_loss(adapters[0](q), d))
+        before = float(COSINE(adapters[0](q), d))
     results = [train_alignment(adapter, q, d, cfg, seed=7) for adapter in adapters]
     for name, value in adapters[0].state_dict().items():
         assert torch.equal(value, adapters[1].state_dict()[name])
@@ -99,16 +103,14 @@ def test_alignment_lowers_the_loss_and_is_deterministic() -> None:
     with torch.no_grad():  # the reported held-out loss is that of the final weights
         dm = AlignmentDataModule(q, d, holdout=0.1, seed=7)
         val_q, val_d = dm.val_set.tensors
-        assert results[0]["val_loss"] == pytest.approx(
-            float(alignment_loss(adapters[0](val_q), val_d)), abs=1e-6
-        )
+        assert results[0]["val_loss"] == pytest.approx(float(COSINE(adapters[0](val_q), val_d)), abs=1e-6)
 
 
 def test_alignment_without_holdout_leaves_global_torch_flags_alone() -> None:
     q, d = _learnable_pairs()
     deterministic = torch.are_deterministic_algorithms_enabled()
     result = train_alignment(
-        build_adapter("linear", 12, 6), q, d, AlignmentConfig(epochs=1, holdout=0.0), seed=1
+        build_adapter("linear", 12, 6), q, d, AlignmentConfig(epochs=1, holdout=0.0, loss=COSINE), seed=1
     )
     assert result["val_loss"] is None and result["n_val"] == 0 and result["n_train"] == 160
     assert torch.are_deterministic_algorithms_enabled() == deterministic

@@ -13,10 +13,12 @@ from pytorch_lightning.callbacks import EarlyStopping
 from pytorch_lightning.loggers import CSVLogger
 
 from era_exp.adapters import build_adapter
-from era_exp.stages import AdaptationConfig, AlignmentConfig, PairSet, train_adaptation, train_alignment
+from era_exp.config import AdaptationConfig, AlignmentConfig
+from era_exp.stages import CosineAlignmentLoss, InfoNCE, PairSet, train_adaptation, train_alignment
 from era_exp.stages.trainer import threads_for
 
 TIMING = {"seconds"}
+PAPER_INFO_NCE = InfoNCE(temperature=0.05, in_batch_negatives=False)
 
 
 def _pairs(n: int, mapping: torch.Tensor, seed: int) -> PairSet:
@@ -69,7 +71,7 @@ def _both(
 def test_alignment_engines_agree(holdout: float) -> None:
     g = torch.Generator().manual_seed(0)
     q, d = torch.randn(300, 12, generator=g), torch.randn(300, 6, generator=g)
-    cfg = AlignmentConfig(holdout=holdout, batch_size=64, epochs=6, lr=1e-2)
+    cfg = AlignmentConfig(holdout=holdout, batch_size=64, epochs=6, lr=1e-2, loss=CosineAlignmentLoss())
     lightning, loop = _both(train_alignment, ("linear", 12, 6), q, d, cfg, seed=3)
     assert lightning == loop
     assert (loop["val_loss"] is None) == (holdout == 0.0)
@@ -81,7 +83,9 @@ def test_adaptation_engines_agree_through_early_stopping() -> None:
     # Two training batches per epoch exercise the shuffling and the per-step schedule.
     d, theta = 8, 1.0
     train, val = _pairs(64, _rotation(d, theta), seed=1), _pairs(64, torch.eye(d), seed=2)
-    cfg = AdaptationConfig(lr=0.02, batch_size=32, nominal_epochs=40, warmup_fraction=0.1, patience=3)
+    cfg = AdaptationConfig(
+        lr=0.02, batch_size=32, nominal_epochs=40, warmup_fraction=0.1, patience=3, objective=PAPER_INFO_NCE
+    )
     start = _rotation(d, -theta)
     lightning, loop = _both(train_adaptation, ("linear", d, d), train, val, cfg, seed=1, start=start)
     assert lightning == loop
@@ -92,7 +96,9 @@ def test_adaptation_engines_agree_with_in_batch_negatives_and_dropout() -> None:
     # Dropout draws from torch's global generator: the loop must leave it where a DataLoader would.
     mapping = torch.randn(4, 8, generator=torch.Generator().manual_seed(0))
     train, val = _pairs(40, mapping, seed=1), _pairs(12, mapping, seed=2)
-    cfg = AdaptationConfig(lr=1e-2, batch_size=16, nominal_epochs=5, in_batch_negatives=True)
+    cfg = AdaptationConfig(
+        lr=1e-2, batch_size=16, nominal_epochs=5, objective=InfoNCE(temperature=0.05, in_batch_negatives=True)
+    )
     adapter = ("residual_mlp", 8, 4, {"hidden": 16, "dropout": 0.3})
     lightning, loop = _both(train_adaptation, adapter, train, val, cfg, seed=5)
     assert lightning == loop and loop["epochs"] == 5
@@ -101,7 +107,7 @@ def test_adaptation_engines_agree_with_in_batch_negatives_and_dropout() -> None:
 def test_loop_logs_the_trainers_epoch_rows(tmp_path: Path) -> None:
     mapping = torch.randn(4, 8, generator=torch.Generator().manual_seed(0))
     train, val = _pairs(40, mapping, seed=1), _pairs(12, mapping, seed=2)
-    cfg = AdaptationConfig(lr=1e-2, batch_size=16, nominal_epochs=3)
+    cfg = AdaptationConfig(lr=1e-2, batch_size=16, nominal_epochs=3, objective=PAPER_INFO_NCE)
     rows = {}
     for engine in ("lightning", "loop"):
         logger = CSVLogger(tmp_path, name=engine, version="")
@@ -118,9 +124,21 @@ def test_loop_refuses_trainer_only_options() -> None:
     pairs = _pairs(8, mapping, 1)
     options = {"callbacks": [EarlyStopping(monitor="x")]}
     with pytest.raises(ValueError, match="engine='lightning'"):
-        train_adaptation(_adapter("linear", 8, 4), pairs, pairs, AdaptationConfig(), trainer_kwargs=options)
+        train_adaptation(
+            _adapter("linear", 8, 4),
+            pairs,
+            pairs,
+            AdaptationConfig(objective=PAPER_INFO_NCE),
+            trainer_kwargs=options,
+        )
     with pytest.raises(ValueError, match="unknown training engine"):
-        train_adaptation(_adapter("linear", 8, 4), pairs, pairs, AdaptationConfig(), engine="fabric")
+        train_adaptation(
+            _adapter("linear", 8, 4),
+            pairs,
+            pairs,
+            AdaptationConfig(objective=PAPER_INFO_NCE),
+            engine="fabric",
+        )
 
 
 def test_threads_are_sized_to_the_step() -> None:

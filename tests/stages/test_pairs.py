@@ -9,12 +9,20 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
 
+from era_exp.config import MinerConfig
 from era_exp.data.schema import Corpus, Query
-from era_exp.stages import MinerConfig, PairSet, build_pairs, concat_pairs
+from era_exp.stages import NegativeMiner, PairSet, build_pairs, concat_pairs
 from era_exp.stages.pairs import choose_positive
 
 N_DOCS, D_Q, D_D = 30, 6, 4
+
+
+def _miner(**settings) -> NegativeMiner:
+    """The schema's miner (TopK-PercPos with the paper's settings), ``settings`` overriding it."""
+    return instantiate(OmegaConf.merge(OmegaConf.structured(MinerConfig), settings))
 
 
 def _corpus() -> Corpus:
@@ -48,7 +56,7 @@ def test_pairs_use_a_relevant_positive_and_unlabelled_negatives(caplog: pytest.L
     query_vecs, teacher, docs = _vectors()
     with caplog.at_level(logging.WARNING):
         pairs = build_pairs(
-            queries, corpus, query_vecs, teacher, docs, MinerConfig(n_negatives=3, top_k=20), seed=1
+            queries, corpus, query_vecs, teacher, docs, _miner(n_negatives=3, top_k=20), seed=1
         )
     assert "q2" in caplog.text
     assert len(pairs) == 3 and pairs.negatives.shape == (3, 3, D_D)
@@ -66,7 +74,7 @@ def test_memmap_documents_give_equal_pairs(tmp_path: Path) -> None:
     query_vecs, teacher, docs = _vectors()
     mm = np.memmap(tmp_path / "d.f32", dtype=np.float32, mode="w+", shape=tuple(docs.shape))
     mm[:] = docs.numpy()
-    cfg = MinerConfig(n_negatives=3, top_k=20)
+    cfg = _miner(n_negatives=3, top_k=20)
     from_tensor = build_pairs(queries, corpus, query_vecs, teacher, docs, cfg, seed=1)
     from_memmap = build_pairs(queries, corpus, query_vecs.numpy(), teacher, mm, cfg, seed=1)
     for name in ("query", "positive", "negatives"):
@@ -84,7 +92,7 @@ def test_positive_choice_is_seeded_uniform_and_relevant() -> None:
 def test_no_usable_query_is_an_error() -> None:
     query_vecs, teacher, docs = _vectors()
     with pytest.raises(ValueError, match="none of 1 queries has a relevant document"):
-        build_pairs([_queries()[2]], _corpus(), query_vecs[:1], teacher[:1], docs, MinerConfig())
+        build_pairs([_queries()[2]], _corpus(), query_vecs[:1], teacher[:1], docs, _miner(), seed=42)
 
 
 def test_concat_and_shape_checks() -> None:

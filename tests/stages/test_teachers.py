@@ -1,34 +1,46 @@
-"""The mining teacher is chosen by method and model identity, never by dimension."""
+"""The mining teacher is the method's (its config names it) and symmetry is decided by model identity."""
 
 from __future__ import annotations
 
 import pytest
+import torch
+from hydra.utils import instantiate
 
-from era_exp.stages import teacher_for
+from era_exp.adapters import LinearAdapter, adapt
 
 
 @pytest.mark.parametrize(
-    ("method", "query_identity", "doc_identity", "expected"),
+    ("method", "symmetric", "expected"),
     [
-        ("era", "big", "small", "stage1_adapter"),
-        ("era", "same", "same", "stage1_adapter"),
-        ("label_only", "big", "small", "doc_model"),
-        ("label-only", "big", "small", "doc_model"),
-        ("label_only", "same", "same", "raw_query"),
-        # Two different models that happen to share a dimension are still an asymmetric pair.
-        ("label_only", "mpnet-768", "other-768", "doc_model"),
+        ("era", False, "stage1_adapter"),
+        ("era", True, "stage1_adapter"),
+        ("label_only", False, "doc_model"),
+        ("label_only", True, "raw_query"),
     ],
 )
-def test_teacher_choice(method: str, query_identity: str, doc_identity: str, expected: str) -> None:
-    assert teacher_for(method, query_identity, doc_identity) == expected
+def test_teacher_of_each_method(run_config, method: str, symmetric: bool, expected: str) -> None:
+    teacher = instantiate(run_config(f"method={method}").method.teacher).resolve(symmetric)
+    assert teacher.name == expected
+    assert teacher.reads_doc_model_queries == (expected == "doc_model")
 
 
-@pytest.mark.parametrize("method", ["zero_shot", "align_only", "zero-shot"])
-def test_methods_without_stage2_have_no_teacher(method: str) -> None:
-    with pytest.raises(ValueError, match="has no Stage 2"):
-        teacher_for(method, "a", "b")
+@pytest.mark.parametrize("method", ["zero_shot", "align_only"])
+def test_methods_without_stage2_have_no_teacher(run_config, method: str) -> None:
+    assert run_config(f"method={method}").method.teacher is None
 
 
-def test_unknown_method() -> None:
-    with pytest.raises(ValueError, match="unknown method 'erb'"):
-        teacher_for("erb", "a", "b")
+def test_teacher_vectors(run_config) -> None:
+    torch.manual_seed(0)
+    adapter, queries, in_doc_space = LinearAdapter(4, 3), torch.randn(5, 4), torch.randn(5, 3)
+
+    def teacher(method: str, symmetric: bool):
+        return instantiate(run_config(f"method={method}").method.teacher).resolve(symmetric)
+
+    def doc_model() -> torch.Tensor:
+        return in_doc_space
+
+    torch.testing.assert_close(
+        teacher("era", False).vectors(adapter, queries, doc_model), adapt(adapter, queries)
+    )
+    assert teacher("label_only", False).vectors(adapter, queries, doc_model) is in_doc_space
+    assert teacher("label_only", True).vectors(adapter, queries, doc_model) is queries

@@ -10,16 +10,9 @@ from pathlib import Path
 import pytest
 from omegaconf import DictConfig
 
-from era_exp.config import compose
 from era_exp.pipeline.results import DONE_FILE, RESULTS_FILE, run_key, write_results
 from era_exp.sweep import job
 from era_exp.sweep.store import PointStore
-
-
-def _cfg(tmp_path: Path, *overrides: str) -> DictConfig:
-    return compose(
-        ["data=builtin", f"paths.cache_dir={tmp_path / 'cache'}", *overrides], return_hydra_config=False
-    )
 
 
 @pytest.fixture
@@ -45,36 +38,38 @@ def computed(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     return calls
 
 
-def test_train_ratio_is_no_part_of_a_run_without_stage2(tmp_path: Path) -> None:
+def test_train_ratio_is_no_part_of_a_run_without_stage2(run_config, tmp_path: Path) -> None:
     for method in ("zero_shot", "align_only"):
-        assert run_key(_cfg(tmp_path, f"method={method}", "train_ratio=0.1")) == run_key(
-            _cfg(tmp_path, f"method={method}", "train_ratio=0.4")
+        assert run_key(run_config("data=builtin", f"method={method}", "train_ratio=0.1")) == run_key(
+            run_config("data=builtin", f"method={method}", "train_ratio=0.4")
         )
     for method in ("label_only", "era"):
-        assert run_key(_cfg(tmp_path, f"method={method}", "train_ratio=0.1")) != run_key(
-            _cfg(tmp_path, f"method={method}", "train_ratio=0.4")
+        assert run_key(run_config("data=builtin", f"method={method}", "train_ratio=0.1")) != run_key(
+            run_config("data=builtin", f"method={method}", "train_ratio=0.4")
         )
 
 
-def test_points_sharing_a_key_are_computed_once(tmp_path: Path, computed: list[Path]) -> None:
+def test_points_sharing_a_key_are_computed_once(run_config, tmp_path: Path, computed: list[Path]) -> None:
     store = PointStore(tmp_path)
     first, second = tmp_path / "ratio=0.1", tmp_path / "ratio=0.2"
-    job.run_job(_cfg(tmp_path, "method=align_only", "train_ratio=0.1"), first, store)
-    reused = job.run_job(_cfg(tmp_path, "method=align_only", "train_ratio=0.2"), second, store)
+    job.run_job(run_config("data=builtin", "method=align_only", "train_ratio=0.1"), first, store)
+    reused = job.run_job(run_config("data=builtin", "method=align_only", "train_ratio=0.2"), second, store)
     assert computed == [first]
     assert reused["run"]["train_ratio"] == 0.2 and reused["config"]["train_ratio"] == 0.2
     assert reused["reused_from"] == "../ratio=0.1"
     assert (second / DONE_FILE).read_text().strip() == reused["run_key"]
     assert json.loads((second / RESULTS_FILE).read_text()) == reused
     assert (second / "runs" / "task.trec").stat().st_ino == (first / "runs" / "task.trec").stat().st_ino
-    job.run_job(_cfg(tmp_path, "method=era", "train_ratio=0.1"), tmp_path / "era-0.1", store)
-    job.run_job(_cfg(tmp_path, "method=era", "train_ratio=0.2"), tmp_path / "era-0.2", store)
+    job.run_job(run_config("data=builtin", "method=era", "train_ratio=0.1"), tmp_path / "era-0.1", store)
+    job.run_job(run_config("data=builtin", "method=era", "train_ratio=0.2"), tmp_path / "era-0.2", store)
     assert len(computed) == 3
 
 
-def test_complete_points_are_skipped_and_broken_ones_redone(tmp_path: Path, computed: list[Path]) -> None:
+def test_complete_points_are_skipped_and_broken_ones_redone(
+    run_config, tmp_path: Path, computed: list[Path]
+) -> None:
     store = PointStore(tmp_path)
-    points = {tmp_path / m: _cfg(tmp_path, f"method={m}") for m in ("label_only", "era")}
+    points = {tmp_path / m: run_config("data=builtin", f"method={m}") for m in ("label_only", "era")}
     for out_dir, cfg in points.items():
         job.run_job(cfg, out_dir, store)
     broken = tmp_path / "era"
@@ -85,18 +80,18 @@ def test_complete_points_are_skipped_and_broken_ones_redone(tmp_path: Path, comp
     assert json.loads((broken / RESULTS_FILE).read_text())["overall"]["ndcg@10"] == 0.5
 
 
-def test_a_killed_source_is_recomputed_not_reused(tmp_path: Path, computed: list[Path]) -> None:
+def test_a_killed_source_is_recomputed_not_reused(run_config, tmp_path: Path, computed: list[Path]) -> None:
     store = PointStore(tmp_path)
     first, second = tmp_path / "a", tmp_path / "b"
-    job.run_job(_cfg(tmp_path, "method=zero_shot", "train_ratio=0.1"), first, store)
+    job.run_job(run_config("data=builtin", "method=zero_shot", "train_ratio=0.1"), first, store)
     (first / DONE_FILE).unlink()
-    job.run_job(_cfg(tmp_path, "method=zero_shot", "train_ratio=0.2"), second, store)
+    job.run_job(run_config("data=builtin", "method=zero_shot", "train_ratio=0.2"), second, store)
     assert computed == [first, second]
-    assert store.source(run_key(_cfg(tmp_path, "method=zero_shot"))) == second
+    assert store.source(run_key(run_config("data=builtin", "method=zero_shot"))) == second
 
 
 def test_the_same_point_launched_twice_at_once_is_computed_once(
-    tmp_path: Path, computed: list[Path], monkeypatch: pytest.MonkeyPatch
+    run_config, tmp_path: Path, computed: list[Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     slow = job.run
 
@@ -105,17 +100,19 @@ def test_the_same_point_launched_twice_at_once_is_computed_once(
         return slow(cfg, out_dir, trainer_kwargs)
 
     monkeypatch.setattr(job, "run", slow_run)
-    cfg, out_dir = _cfg(tmp_path, "method=era"), tmp_path / "era"
+    cfg, out_dir = run_config("data=builtin", "method=era"), tmp_path / "era"
     with ThreadPoolExecutor(2) as pool:
         results = list(pool.map(lambda _: job.run_job(cfg, out_dir, PointStore(tmp_path)), range(2)))
     assert computed == [out_dir]
     assert results[0] == results[1]
 
 
-def test_skip_completed_false_recomputes(tmp_path: Path, computed: list[Path]) -> None:
+def test_skip_completed_false_recomputes(run_config, tmp_path: Path, computed: list[Path]) -> None:
     store = PointStore(tmp_path)
-    job.run_job(_cfg(tmp_path, "method=zero_shot", "train_ratio=0.1"), tmp_path / "a", store)
+    job.run_job(run_config("data=builtin", "method=zero_shot", "train_ratio=0.1"), tmp_path / "a", store)
     job.run_job(
-        _cfg(tmp_path, "method=zero_shot", "train_ratio=0.2", "skip_completed=false"), tmp_path / "b", store
+        run_config("data=builtin", "method=zero_shot", "train_ratio=0.2", "skip_completed=false"),
+        tmp_path / "b",
+        store,
     )
     assert computed == [tmp_path / "a", tmp_path / "b"]

@@ -6,9 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from omegaconf import DictConfig
 
-from era_exp.config import compose
 from era_exp.tracking.tracker import tracking
 from era_exp.tracking.wandb_tracker import has_api_key, resolve_mode
 
@@ -48,21 +46,18 @@ def test_explicit_and_environment_modes_win(no_credentials: Path, monkeypatch: p
         resolve_mode("sometimes")
 
 
-def _cfg() -> DictConfig:
-    return compose(
-        ["data=builtin", "logger=wandb", "method=era", "train_ratio=0.1"], return_hydra_config=False
-    )
+WANDB_RUN = ("data=builtin", "logger=wandb", "method=era", "train_ratio=0.1")
 
 
-def test_offline_run_gets_curves_tables_and_summary(tmp_path: Path, no_credentials: Path) -> None:
+def test_offline_run_gets_curves_tables_and_summary(run_config, tmp_path: Path, no_credentials: Path) -> None:
     import wandb
 
     out_dir = tmp_path / "method=era,train_ratio=0.1"
-    with tracking(_cfg(), out_dir, group="my-sweep") as tracker:
+    with tracking(run_config(*WANDB_RUN), out_dir, group="my-sweep") as tracker:
         run = tracker.run
         assert tracker.mode == "offline" and run.group == "my-sweep" and run.name == out_dir.name
         assert {"minilm_to_minilm", "era", "ratio=0.1", "in_domain"} <= set(run.tags)
-        assert run.config["train_ratio"] == 0.1 and run.config["stage2"]["temperature"] == 0.05
+        assert run.config["train_ratio"] == 0.1 and run.config["stage2"]["objective"]["temperature"] == 0.05
         _stages(tracker)
         tracker.log_results(RESULTS)
         assert run.summary["overall/ndcg@10"] == 0.5
@@ -71,10 +66,10 @@ def test_offline_run_gets_curves_tables_and_summary(tmp_path: Path, no_credentia
     assert list(offline.glob("*.wandb"))
 
 
-def test_failed_job_still_finishes_its_run(tmp_path: Path, no_credentials: Path) -> None:
+def test_failed_job_still_finishes_its_run(run_config, tmp_path: Path, no_credentials: Path) -> None:
     import wandb
 
-    with pytest.raises(RuntimeError), tracking(_cfg(), tmp_path):
+    with pytest.raises(RuntimeError), tracking(run_config(*WANDB_RUN), tmp_path):
         assert wandb.run is not None
         raise RuntimeError("boom")
     assert wandb.run is None

@@ -1,6 +1,13 @@
 """Query-side adapters: modules, closed-form initialisations, and saving with metadata."""
 
-from era_exp.adapters.init import apply_init, identity_init, least_squares_init, procrustes_init
+from era_exp.adapters.init import (
+    IdentityInit,
+    LeastSquaresInit,
+    ProcrustesInit,
+    identity_init,
+    least_squares_init,
+    procrustes_init,
+)
 from era_exp.adapters.modules import Adapter, LinearAdapter, ResidualMLPAdapter, adapt, build_adapter
 from era_exp.adapters.store import AdapterMeta, AdapterMismatchError, load_adapter, save_adapter
 
@@ -8,10 +15,12 @@ __all__ = [
     "Adapter",
     "AdapterMeta",
     "AdapterMismatchError",
+    "IdentityInit",
+    "LeastSquaresInit",
     "LinearAdapter",
+    "ProcrustesInit",
     "ResidualMLPAdapter",
     "adapt",
-    "apply_init",
     "build_adapter",
     "identity_init",
     "least_squares_init",

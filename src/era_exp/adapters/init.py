@@ -2,15 +2,14 @@
 
 ``X`` (n, d_in) holds query-model embeddings and ``Y`` (n, d_out) the document model's embeddings
 of the same texts. Each function sets ``adapter.linear`` in place (a residual branch, which starts
-at zero, is left alone) and returns the adapter. Solves run in float64 for stability.
+at zero, is left alone) and returns the adapter. Solves run in float64 for stability. The classes
+at the end are what the ``adapter.init`` config nodes build: callables ``init(adapter, X, Y)``.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
-
-INITS = ("none", "least_squares", "ridge", "procrustes", "identity")
 
 
 def _projection(adapter: nn.Module) -> nn.Linear:
@@ -94,18 +93,27 @@ def identity_init(adapter: nn.Module) -> nn.Module:
     return adapter
 
 
-def apply_init(
-    name: str, adapter: nn.Module, X: Tensor | None = None, Y: Tensor | None = None, ridge: float = 1.0
-) -> nn.Module:
-    """Initialise ``adapter`` by ``name`` (one of INITS); ``none`` keeps PyTorch's default init."""
-    if name not in INITS:
-        raise ValueError(f"unknown adapter init {name!r}; expected one of {list(INITS)}")
-    if name == "none":
-        return adapter
-    if name == "identity":
-        return identity_init(adapter)
-    if X is None or Y is None:
-        raise ValueError(f"adapter init {name!r} needs alignment pairs X and Y")
-    if name == "procrustes":
+class LeastSquaresInit:
+    """The ``least_squares`` and ``ridge`` adapter entries: :func:`least_squares_init`, penalty ``ridge``."""
+
+    def __init__(self, ridge: float) -> None:
+        if ridge < 0:
+            raise ValueError(f"adapter.init.ridge must be >= 0, got {ridge}")
+        self.ridge = ridge
+
+    def __call__(self, adapter: nn.Module, X: Tensor, Y: Tensor) -> nn.Module:
+        return least_squares_init(adapter, X, Y, ridge=self.ridge)
+
+
+class ProcrustesInit:
+    """The ``procrustes`` adapter entry: :func:`procrustes_init`."""
+
+    def __call__(self, adapter: nn.Module, X: Tensor, Y: Tensor) -> nn.Module:
         return procrustes_init(adapter, X, Y)
-    return least_squares_init(adapter, X, Y, ridge=ridge if name == "ridge" else 0.0)
+
+
+class IdentityInit:
+    """The ``identity`` adapter entry: :func:`identity_init` (the pairs are not needed)."""
+
+    def __call__(self, adapter: nn.Module, X: Tensor, Y: Tensor) -> nn.Module:
+        return identity_init(adapter)

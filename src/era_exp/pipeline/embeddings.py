@@ -13,9 +13,8 @@ from omegaconf import DictConfig
 
 from era_exp.data.schema import Corpus, Query
 from era_exp.embed.cache import EmbeddingCache
-from era_exp.pipeline.plan import TaskPlan
-from era_exp.stages.alignment import sample_alignment_docs
-from era_exp.stages.teachers import teacher_for
+from era_exp.pipeline.inputs import adaptation_parts, alignment_samples, method_teacher, training_plans
+from era_exp.pipeline.plan import MethodStages, TaskPlan
 
 
 class RunEmbeddings:
@@ -52,24 +51,20 @@ class RunEmbeddings:
 def prefetch(plans: Sequence[TaskPlan], emb: RunEmbeddings, cfg: DictConfig) -> None:
     """Encode every text the run will ask for, before any stage starts.
 
-    The same calls the stages and scoring make later, so they then hit the cache; ``era-encode``
-    uses this to fill the cache for a whole grid first.
+    The stages' own inputs (:mod:`era_exp.pipeline.inputs`) and the scored queries, so the stages
+    and scoring then hit the cache; ``era-encode`` uses this to fill the cache for a whole grid first.
     """
-    method = cfg.method
-    trains = bool(method.alignment or method.adaptation)
+    stages = MethodStages.of(cfg.method)
     for plan in plans:
         emb.corpus(plan.task.corpus)
-        emb.queries(plan.scored_queries, model="query" if trains else "doc")
-    training = [plan for plan in plans if plan.trains]
-    if method.alignment:
-        for corpus, rows in sample_alignment_docs(
-            [p.task for p in training], cfg.stage1.samples_per_task, cfg.seed
-        ):
+        emb.queries(plan.scored_queries, model="query" if stages.trains else "doc")
+    if stages.alignment:
+        for corpus, rows in alignment_samples(plans, cfg):
             emb.docs_with_query_model([corpus.texts[row] for row in rows])
-    if method.adaptation:
-        teacher = teacher_for(method.name, emb.query_model.identity, emb.doc_model.identity)
-        for plan in training:
-            labelled = [*plan.split.train, *plan.split.val]
+    if stages.adaptation:
+        teacher = method_teacher(cfg, emb.symmetric)
+        for plan in training_plans(plans):
+            labelled = [query for _, queries in adaptation_parts(plan) for query in queries]
             emb.queries(labelled)
-            if teacher == "doc_model":
+            if teacher.reads_doc_model_queries:
                 emb.queries(labelled, model="doc")

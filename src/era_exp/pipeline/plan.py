@@ -3,12 +3,16 @@
 Settings (era-method.md): ``in_domain`` trains on every task's train split and scores every test
 split; ``lodo`` trains on all domains but ``holdout_domain`` and scores that domain on all its
 labelled queries; ``domain_specific`` trains on ``domain`` only and scores every test split.
+
+What a method reads follows from the stages its config declares (:class:`MethodStages`): only
+Stage 2 reads labels, so only a method with Stage 2 splits queries by the train ratio.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from omegaconf import DictConfig
 
@@ -20,6 +24,39 @@ SETTINGS = ("in_domain", "lodo", "domain_specific")
 
 class PlanError(ValueError):
     """The requested setting cannot be planned on the selected tasks."""
+
+
+@dataclass(frozen=True)
+class MethodStages:
+    """The stages a method runs (``method.alignment``, ``method.adaptation``) and what they read.
+
+    Stage 1 aligns on sampled corpus documents and reads no label; Stage 2 reads the labelled train
+    and validation queries. A method without Stage 2 is therefore *ratio-free*: the same run at
+    every train ratio (one run key, no ratio in its results, repeated in every ratio of a report).
+    """
+
+    alignment: bool
+    adaptation: bool
+
+    @classmethod
+    def of(cls, method: Mapping[str, Any] | DictConfig) -> MethodStages:
+        """From a ``method`` node, or the ``method`` dict of a saved results.json config."""
+        return cls(bool(method.get("alignment", False)), bool(method.get("adaptation", False)))
+
+    @property
+    def trains(self) -> bool:
+        """Whether any stage runs (an adapter is trained)."""
+        return self.alignment or self.adaptation
+
+    @property
+    def reads_labels(self) -> bool:
+        """Whether a stage reads labelled queries, so the train split (and ratio) matters."""
+        return self.adaptation
+
+    @property
+    def ratio_free(self) -> bool:
+        """Whether the train ratio changes nothing in the run."""
+        return not self.reads_labels
 
 
 @dataclass(frozen=True)
@@ -41,14 +78,19 @@ def plan_run(
     tasks: Sequence[Task],
     *,
     setting: str,
-    trains: bool,
+    stages: MethodStages,
     train_ratio: float,
     seed: int,
     eval_split: str = "test",
     holdout_domain: str | None = None,
     domain: str | None = None,
 ) -> list[TaskPlan]:
-    """Split every task and mark the ones the stages train on."""
+    """Split every task and mark the ones the stages train on.
+
+    Only a method that reads labels splits its training tasks by ``train_ratio``; every other task
+    (and every task of a ratio-free method) keeps just its test split.
+    """
+    trains = stages.trains
     if setting not in SETTINGS:
         raise PlanError(f"unknown setting {setting!r}; choose one of {', '.join(SETTINGS)}")
     if eval_split not in {"test", "all"}:
@@ -73,7 +115,7 @@ def plan_run(
             TaskPlan(
                 task=task,
                 split=split_queries(task, train_ratio, seed=seed)
-                if task_trains
+                if task_trains and stages.reads_labels
                 else _eval_only_split(task, seed),
                 trains=task_trains,
                 eval_split="all" if scores_all else "test",
@@ -93,20 +135,19 @@ def _trains_on(setting: str, task_domain: str, chosen: str | None) -> bool:
 
 
 def _eval_only_split(task: Task, seed: int) -> Split:
-    """The split of a task nobody trains on: its test queries only."""
+    """The split of a task no stage reads labels from: its test queries only."""
     return Split(train=(), val=(), test=eval_queries(task, "test", seed=seed))
 
 
 def plan_from_config(tasks: Sequence[Task], cfg: DictConfig) -> list[TaskPlan]:
     """:func:`plan_run` with the arguments an ``era-run`` config gives."""
-    method = cfg.method
     return plan_run(
         tasks,
-        setting=cfg.setting.name,
-        trains=bool(method.alignment or method.adaptation),
+        setting=str(cfg.setting.name),
+        stages=MethodStages.of(cfg.method),
         train_ratio=cfg.train_ratio,
         seed=cfg.seed,
-        eval_split=cfg.eval.split,
+        eval_split=str(cfg.eval.split),
         holdout_domain=cfg.holdout_domain,
         domain=cfg.domain,
     )

@@ -9,6 +9,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from era_exp.io import atomic_write_json, atomic_write_text
+from era_exp.pipeline.plan import MethodStages
 
 RESULTS_FILE = "results.json"
 DONE_FILE = "DONE"
@@ -20,8 +21,7 @@ def run_key(cfg: DictConfig) -> str:
     """Hash of everything that determines a run's numbers (not its output folder or logger)."""
     container = OmegaConf.to_container(cfg, resolve=False)
     identity = {k: v for k, v in container.items() if k not in _NOT_IDENTITY}
-    if not cfg.method.adaptation:
-        # Only Stage 2 reads the train split, so without it every train ratio is the same run.
+    if MethodStages.of(cfg.method).ratio_free:
         identity["train_ratio"] = None
     return hashlib.sha1(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
 

@@ -9,20 +9,23 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from era_exp.adapters.store import AdapterMeta, save_adapter
+from era_exp.config import validate
 from era_exp.embed.cache import EmbeddingCache
 from era_exp.evaluate.aggregate import aggregate
 from era_exp.logs import console
 from era_exp.pipeline.embeddings import RunEmbeddings, prefetch
-from era_exp.pipeline.plan import plan_from_config
+from era_exp.pipeline.plan import MethodStages, plan_from_config
 from era_exp.pipeline.profiling import peak_rss_mib, phase
 from era_exp.pipeline.results import completed_results, run_key, write_results
 from era_exp.pipeline.score import score_tasks
-from era_exp.pipeline.train import train_stages
+from era_exp.pipeline.train import check_buildable, train_stages
 
 
 def run(cfg: DictConfig, out_dir: str | Path, trainer_kwargs: dict | None = None) -> dict:
     """Execute the run ``cfg`` describes, writing everything under ``out_dir``; return its results."""
     out_dir = Path(out_dir)
+    validate(cfg)
+    check_buildable(cfg)
     key = run_key(cfg)
     if cfg.get("skip_completed", True) and (done := completed_results(out_dir, key)):
         console().info("%s already holds complete results for run %s: skipped", out_dir, key)
@@ -31,8 +34,7 @@ def run(cfg: DictConfig, out_dir: str | Path, trainer_kwargs: dict | None = None
     profile: dict[str, dict[str, float]] = {}
     with phase(profile, "load_data"):
         tasks = instantiate(cfg.data).load()
-        method = cfg.method
-        trains = bool(method.alignment or method.adaptation)
+        method, method_stages = cfg.method, MethodStages.of(cfg.method)
         plans = plan_from_config(tasks, cfg)
     cache = EmbeddingCache(cfg.paths.cache_dir)
     emb = RunEmbeddings(cache, instantiate(cfg.query_embedder), instantiate(cfg.doc_embedder))
@@ -58,9 +60,9 @@ def run(cfg: DictConfig, out_dir: str | Path, trainer_kwargs: dict | None = None
             "method": method.name,
             "query_embedder": cfg.query_embedder.name,
             "doc_embedder": cfg.doc_embedder.name,
-            "query_model_used": cfg.query_embedder.name if trains else cfg.doc_embedder.name,
-            "train_ratio": cfg.train_ratio if method.adaptation else None,
-            "setting": cfg.setting.name,
+            "query_model_used": cfg.query_embedder.name if method_stages.trains else cfg.doc_embedder.name,
+            "train_ratio": None if method_stages.ratio_free else cfg.train_ratio,
+            "setting": str(cfg.setting.name),
             "holdout_domain": cfg.holdout_domain,
             "domain": cfg.domain,
             "seed": cfg.seed,
@@ -103,9 +105,9 @@ def _save_adapter(out_dir: Path, adapter, emb: RunEmbeddings, cfg: DictConfig, s
         doc_name=cfg.doc_embedder.name,
         d_in=emb.query_model.dim,
         d_out=emb.doc_model.dim,
-        kind=cfg.adapter.kind,
+        kind=adapter.kind,
         method=cfg.method.name,
-        train_ratio=cfg.train_ratio if cfg.method.adaptation else None,
+        train_ratio=None if MethodStages.of(cfg.method).ratio_free else cfg.train_ratio,
         seed=cfg.seed,
         training_data_hash=run_key(cfg),
         options=adapter.options(),

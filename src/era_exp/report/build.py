@@ -104,7 +104,7 @@ def _grid_plots(grid: Grid, folder: Path) -> list[Plot]:
             Plot(
                 curve,
                 f"nDCG@10 against train ratio per method and pair ({context.label()}); "
-                "dashed: methods that do not train",
+                "dashed: ratio-free methods (no labelled training)",
             )
         )
         heatmap = plots.gain_heatmap(grid, context, folder / f"era_gain_heatmap__{context.slug()}.png")

@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 import pandas as pd
 
+from era_exp.pipeline.plan import MethodStages
 from era_exp.pipeline.results import DONE_FILE, RESULTS_FILE
 
 # Files or folders whose presence marks a directory as a run folder (finished or not).
@@ -94,12 +95,12 @@ class RunRecord:
     def train_ratio(self) -> float | None:
         """The train ratio, or ``None`` when no stage reads the train split (zero_shot, align_only).
 
-        Stage 1 aligns on corpus documents only, so a run without Stage 2 (``method.adaptation``
-        false) is the same computation at every ratio, whatever ratio its grid point recorded.
+        A ratio-free method (:class:`~era_exp.pipeline.plan.MethodStages`) is the same computation at
+        every ratio, whatever ratio its grid point recorded.
         """
         ratio = self.info.get("train_ratio")
-        method = self.results.get("config", {}).get("method", {})
-        return None if ratio is None or method.get("adaptation") is False else float(ratio)
+        method = self.results.get("config", {}).get("method", {"adaptation": True})
+        return None if ratio is None or MethodStages.of(method).ratio_free else float(ratio)
 
     @property
     def eval_split(self) -> str:

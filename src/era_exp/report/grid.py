@@ -1,6 +1,6 @@
 """Arrange finished runs into comparison blocks: one per pair × context × train ratio.
 
-Methods that do not train (zero_shot, align_only; ``train_ratio`` None) belong to every ratio
+Ratio-free methods (no stage reads labels: zero_shot, align_only; ``train_ratio`` None) belong to every ratio
 block of their pair. zero_shot on an asymmetric pair is the document model's own zero-shot, so a
 pair without its own zero_shot run borrows the one of its document model (``query_model_used``).
 """

@@ -56,7 +56,7 @@ def ratio_curves(grid: Grid, context: Context, path: Path) -> Path:
             xs, ys = zip(*sorted(points[method]), strict=True)
             ax.plot(xs, ys, marker="o", color=_colour(method), label=method)
         for method in sorted(fixed, key=method_sort_key):
-            ax.axhline(fixed[method], linestyle="--", color=_colour(method), label=f"{method} (no training)")
+            ax.axhline(fixed[method], linestyle="--", color=_colour(method), label=f"{method} (ratio-free)")
         ax.set_title(pair)
         ax.set_xlabel("train ratio")
         ax.set_ylabel("nDCG@10 (mean over tasks)")
@@ -92,7 +92,7 @@ def domain_bars(block: Block, path: Path) -> Path:
     ax.set_ylabel("nDCG@10")
     # Headroom above the tallest bar for the legend.
     ax.set_ylim(0, max(np.nanmax(values, initial=0.0), 0.01) * 1.25)
-    ratio = "no training" if block.ratio is None else f"train ratio {block.ratio:g}"
+    ratio = "ratio-free" if block.ratio is None else f"train ratio {block.ratio:g}"
     ax.set_title(f"{block.pair}, {ratio} — {block.context.label()}", fontsize="medium")
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize="small", ncols=len(methods), loc="upper center")

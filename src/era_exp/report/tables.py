@@ -115,8 +115,8 @@ def overall_table(grid: Grid, tests: list[BlockComparison | None], test_note: st
             )
     notes = [
         "nDCG@10 is the mean over tasks; the domain mean is the mean of per-domain means. "
-        "Methods that do not train (zero_shot, align_only) are repeated in every train-ratio block "
-        "of their pair.",
+        "Ratio-free methods, which read no labels (zero_shot, align_only), are repeated in every "
+        "train-ratio block of their pair.",
         test_note,
         *_borrowed_note(grid),
     ]

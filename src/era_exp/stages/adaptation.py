@@ -1,4 +1,4 @@
-"""Stage 2: supervised adaptation with InfoNCE over [positive, mined negatives].
+"""Stage 2: supervised adaptation on [positive, mined negatives] with an objective (InfoNCE by default).
 
 AdamW with linear warm-up over the first ``warmup_fraction`` of a nominal ``nominal_epochs``
 schedule, then linear decay to zero at its nominal end; early stopping on the validation loss
@@ -14,13 +14,13 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-import torch.nn.functional as F
 from pytorch_lightning.callbacks import Callback, EarlyStopping
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
-from era_exp.stages.config import AdaptationConfig
+from era_exp.config import AdaptationConfig
 from era_exp.stages.data import EpochBatches, RowBatches, batch_loader
+from era_exp.stages.losses import InfoNCE
 from era_exp.stages.pairs import PairSet
 from era_exp.stages.trainer import (
     BestEpoch,
@@ -37,27 +37,6 @@ from era_exp.stages.trainer import (
 VAL_LOSS = "adapt/val_loss"
 
 Batch = tuple[Tensor, Tensor, Tensor]
-
-
-def info_nce_logits(
-    anchor: Tensor, positive: Tensor, negatives: Tensor, temperature: float, in_batch: bool = False
-) -> tuple[Tensor, Tensor]:
-    """Logits (cosine / temperature) and targets for InfoNCE.
-
-    Without in-batch negatives each query scores its own [positive, k negatives]: logits (B, 1+k),
-    target 0. With them each query scores every candidate of the batch: logits (B, B*(1+k)),
-    target i*(1+k) (its own positive); other queries' documents act as extra negatives.
-    """
-    candidates = F.normalize(torch.cat([positive.unsqueeze(1), negatives], dim=1), dim=-1)
-    anchor = F.normalize(anchor, dim=-1)
-    per_query = candidates.shape[1]
-    if in_batch:
-        logits = anchor @ candidates.reshape(-1, candidates.shape[-1]).T
-        target = torch.arange(len(anchor), device=anchor.device) * per_query
-    else:
-        logits = torch.einsum("bd,bkd->bk", anchor, candidates)
-        target = torch.zeros(len(anchor), dtype=torch.long, device=anchor.device)
-    return logits / temperature, target
 
 
 def warmup_linear(step: int, warmup_steps: int, total_steps: int) -> float:
@@ -100,11 +79,11 @@ class AdaptationDataModule(pl.LightningDataModule):
 
 
 class AdaptationModule(pl.LightningModule):
-    """InfoNCE training of ``adapter``; validation always uses each query's own candidates only.
+    """Training of ``adapter`` on a Stage-2 objective (:class:`~era_exp.stages.losses.InfoNCE`).
 
-    Keeping the validation loss free of in-batch candidates makes it independent of batch
-    composition, so early stopping compares like with like. ``steps_per_epoch`` defaults to the
-    Trainer's count of training batches.
+    ``objective(anchor, positive, negatives, validation)`` gives a batch's loss; validation batches
+    are scored with ``validation=True``. ``steps_per_epoch`` defaults to the Trainer's count of
+    training batches.
     """
 
     train_metric = "adapt/train_loss"
@@ -113,41 +92,38 @@ class AdaptationModule(pl.LightningModule):
     def __init__(
         self,
         adapter: nn.Module,
-        temperature: float = 0.05,
-        lr: float = 1e-5,
-        weight_decay: float = 1e-4,
-        warmup_fraction: float = 0.1,
-        nominal_epochs: int = 1000,
-        in_batch_negatives: bool = False,
+        objective: InfoNCE,
+        lr: float,
+        weight_decay: float,
+        warmup_fraction: float,
+        nominal_epochs: int,
         steps_per_epoch: int | None = None,
     ) -> None:
         super().__init__()
-        if temperature <= 0 or not 0.0 <= warmup_fraction < 1.0 or nominal_epochs < 1:
+        if not 0.0 <= warmup_fraction < 1.0 or nominal_epochs < 1:
             raise ValueError(
-                f"need temperature > 0, 0 <= warmup_fraction < 1, nominal_epochs >= 1; got "
-                f"{temperature}, {warmup_fraction}, {nominal_epochs}"
+                f"need 0 <= warmup_fraction < 1, nominal_epochs >= 1; got {warmup_fraction}, {nominal_epochs}"
             )
-        self.adapter = adapter
-        self.temperature, self.lr, self.weight_decay = temperature, lr, weight_decay
+        self.adapter, self.objective = adapter, objective
+        self.lr, self.weight_decay = lr, weight_decay
         self.warmup_fraction, self.nominal_epochs = warmup_fraction, nominal_epochs
-        self.in_batch_negatives, self.steps_per_epoch = in_batch_negatives, steps_per_epoch
+        self.steps_per_epoch = steps_per_epoch
 
     def forward(self, x: Tensor) -> Tensor:
         return self.adapter(x)
 
-    def loss(self, batch: Batch, in_batch: bool) -> Tensor:
-        """InfoNCE of a batch (query, positive, negatives)."""
+    def loss(self, batch: Batch, validation: bool) -> Tensor:
+        """The objective on a batch (query, positive, negatives)."""
         query, positive, negatives = batch
-        logits, target = info_nce_logits(self.adapter(query), positive, negatives, self.temperature, in_batch)
-        return F.cross_entropy(logits, target)
+        return self.objective(self.adapter(query), positive, negatives, validation=validation)
 
     def training_loss(self, batch: Batch) -> Tensor:
-        """Training InfoNCE, with in-batch negatives when configured."""
-        return self.loss(batch, self.in_batch_negatives)
+        """The objective on a training batch."""
+        return self.loss(batch, validation=False)
 
     def validation_loss(self, batch: Batch) -> Tensor:
-        """Validation InfoNCE over each query's own candidates only."""
-        return self.loss(batch, in_batch=False)
+        """The objective on a validation batch (each query's own candidates only, for InfoNCE)."""
+        return self.loss(batch, validation=True)
 
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
         loss = self.training_loss(batch)
@@ -216,7 +192,8 @@ def train_adaptation(
     """Run Stage 2 on ``adapter`` in place; at the end it holds the best validation epoch's weights.
 
     ``engine`` picks the in-memory loop or Lightning's Trainer (same numbers, on threads sized to
-    the adapter and batch; see ``era_exp.stages.trainer``).
+    the adapter and batch; see ``era_exp.stages.trainer``). ``cfg.objective`` is the built
+    objective (``instantiate`` of the config's ``stage2.objective``).
 
     Returns the best validation loss, its (0-based) epoch, epochs
     run, wall seconds, the per-epoch validation losses and the pair counts.
@@ -226,12 +203,11 @@ def train_adaptation(
     datamodule = AdaptationDataModule(train, val, cfg.batch_size, seed)
     module = AdaptationModule(
         adapter,
-        temperature=cfg.temperature,
+        cfg.objective,
         lr=cfg.lr,
         weight_decay=cfg.weight_decay,
         warmup_fraction=cfg.warmup_fraction,
         nominal_epochs=cfg.nominal_epochs,
-        in_batch_negatives=cfg.in_batch_negatives,
         steps_per_epoch=datamodule.steps_per_epoch,
     )
     threads = threads_for(step_flops(adapter, cfg.batch_size))

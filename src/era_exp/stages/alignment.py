@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytorch_lightning as pl
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
+from era_exp.config import AlignmentConfig
 from era_exp.data.schema import Corpus, Task
-from era_exp.stages.config import AlignmentConfig
 from era_exp.stages.data import EpochBatches, RowBatches, batch_loader
 from era_exp.stages.trainer import (
     Engine,
@@ -52,22 +51,6 @@ def sample_alignment_docs(
         rows = rng.sample(range(len(task.corpus)), min(samples_per_task, len(task.corpus)))
         chosen.setdefault(task.corpus.key, (task.corpus, set()))[1].update(rows)
     return [(corpus, sorted(rows)) for corpus, rows in chosen.values()]
-
-
-def alignment_loss(pred: Tensor, target: Tensor, kind: str = "cosine") -> Tensor:
-    """Loss between adapted query-model vectors and document-model vectors of the same texts.
-
-    ``cosine`` is 1 - mean cosine; ``mse`` and ``smooth_l1`` compare against the L2-normalised
-    target, since adapter outputs are unit vectors.
-    """
-    if kind == "cosine":
-        return 1.0 - F.cosine_similarity(pred, target, dim=-1).mean()
-    target = F.normalize(target, dim=-1)
-    if kind == "mse":
-        return F.mse_loss(pred, target)
-    if kind == "smooth_l1":
-        return F.smooth_l1_loss(pred, target)
-    raise ValueError(f"unknown alignment loss {kind!r}; expected one of {list(LOSSES)}")
 
 
 def holdout_size(n: int, holdout: float) -> int:
@@ -108,18 +91,19 @@ class AlignmentDataModule(pl.LightningDataModule):
 
 
 class AlignmentModule(pl.LightningModule):
-    """Trains ``adapter`` with AdamW at a constant learning rate on an alignment loss."""
+    """Trains ``adapter`` with AdamW at a constant learning rate on an alignment loss.
+
+    ``loss(pred, target)`` is a Stage-1 loss of :mod:`era_exp.stages.losses` (or any callable alike).
+    """
 
     train_metric = "align/train_loss"
     val_metric = "align/val_loss"
 
     def __init__(
-        self, adapter: nn.Module, loss: str = "cosine", lr: float = 1e-3, weight_decay: float = 0.01
+        self, adapter: nn.Module, loss: Callable[[Tensor, Tensor], Tensor], lr: float, weight_decay: float
     ):
         super().__init__()
-        if loss not in LOSSES:
-            raise ValueError(f"unknown alignment loss {loss!r}; expected one of {list(LOSSES)}")
-        self.adapter, self.loss_kind, self.lr, self.weight_decay = adapter, loss, lr, weight_decay
+        self.adapter, self.alignment_loss, self.lr, self.weight_decay = adapter, loss, lr, weight_decay
 
     def forward(self, x: Tensor) -> Tensor:
         return self.adapter(x)
@@ -127,7 +111,7 @@ class AlignmentModule(pl.LightningModule):
     def training_loss(self, batch: tuple[Tensor, Tensor]) -> Tensor:
         """Alignment loss of a batch (query-model vectors, document-model vectors)."""
         q, d = batch
-        return alignment_loss(self.adapter(q), d, self.loss_kind)
+        return self.alignment_loss(self.adapter(q), d)
 
     validation_loss = training_loss
 
@@ -157,7 +141,8 @@ def train_alignment(
     """Run Stage 1 on ``adapter`` in place for ``cfg.epochs`` epochs, keeping the last weights.
 
     ``engine`` picks the in-memory loop or Lightning's Trainer (same numbers, on threads sized to
-    the adapter and batch; see ``era_exp.stages.trainer``).
+    the adapter and batch; see ``era_exp.stages.trainer``). ``cfg.loss`` is the built loss
+    (``instantiate`` of the config's ``stage1.loss`` node).
 
     Returns the last epoch's mean training loss, the held-out loss of
     the final weights (None without a holdout), epochs run, wall seconds and the split sizes.

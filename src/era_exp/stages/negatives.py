@@ -19,9 +19,42 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from era_exp.config import MinerConfig
 from era_exp.stages.data import Rows, gather_rows, row_slice
 
 STRATEGIES = ("topk_percpos", "naive_topk", "random")
+
+
+class NegativeMiner:
+    """The ``miner`` config entry built: one strategy and its settings, applied per task corpus."""
+
+    def __init__(self, strategy: str, n_negatives: int, top_k: int, margin: float, pool: int) -> None:
+        if strategy not in STRATEGIES:
+            raise ValueError(f"unknown negative strategy {strategy!r}; expected one of {list(STRATEGIES)}")
+        self.strategy, self.n_negatives, self.top_k = str(strategy), n_negatives, top_k
+        self.margin, self.pool = margin, pool
+
+    def mine(
+        self,
+        teacher_q: Tensor,
+        doc_emb: Rows,
+        positives: Sequence[int] | None,
+        labelled: Sequence[set[int]],
+        seed: int,
+    ) -> Tensor:
+        """:func:`mine_negatives` with this miner's settings."""
+        return mine_negatives(
+            teacher_q,
+            doc_emb,
+            positives,
+            labelled,
+            strategy=self.strategy,
+            n_negatives=self.n_negatives,
+            top_k=self.top_k,
+            margin=self.margin,
+            pool=self.pool,
+            seed=seed,
+        )
 
 
 def top_candidates(
@@ -90,11 +123,11 @@ def mine_negatives(
     doc_emb: Rows,
     positives: Sequence[int] | None,
     labelled: Sequence[set[int]],
-    strategy: str = "topk_percpos",
-    n_negatives: int = 5,
-    top_k: int = 2000,
-    margin: float = 0.95,
-    pool: int = 10,
+    strategy: str = MinerConfig.strategy,
+    n_negatives: int = MinerConfig.n_negatives,
+    top_k: int = MinerConfig.top_k,
+    margin: float = MinerConfig.margin,
+    pool: int = MinerConfig.pool,
     seed: int = 42,
 ) -> Tensor:
     """Negative corpus rows per query: LongTensor (nq, n_negatives), never a labelled row.
@@ -102,7 +135,8 @@ def mine_negatives(
     ``teacher_q`` (nq, d) are the teacher's query vectors, ``doc_emb`` (nd, d) the task corpus in
     the same space (tensor or numpy memmap, read in chunks). ``positives[i]`` is query i's chosen
     positive row (needed by ``topk_percpos``), ``labelled[i]`` all its labelled rows; the positive
-    is excluded even if missing from ``labelled[i]``.
+    is excluded even if missing from ``labelled[i]``. The defaults are the schema's
+    (:class:`era_exp.config.MinerConfig`, the paper's TopK-PercPos).
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown negative strategy {strategy!r}; expected one of {list(STRATEGIES)}")

@@ -11,9 +11,8 @@ import torch
 from torch import Tensor
 
 from era_exp.data.schema import Corpus, Query
-from era_exp.stages.config import MinerConfig
 from era_exp.stages.data import Rows, gather_rows
-from era_exp.stages.negatives import mine_negatives
+from era_exp.stages.negatives import NegativeMiner
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +67,8 @@ def build_pairs(
     query_vecs: Rows,
     teacher_vecs: Tensor,
     doc_vecs: Rows,
-    miner_cfg: MinerConfig,
-    seed: int = 42,
+    miner: NegativeMiner,
+    seed: int,
 ) -> PairSet:
     """Training pairs for ``queries`` of one task.
 
@@ -103,22 +102,11 @@ def build_pairs(
     labelled = [{corpus.position(doc) for doc in queries[i].labels if doc in corpus} for i in kept]
     pos = torch.tensor([positives[i] for i in kept], dtype=torch.long)
     keep = torch.tensor(kept, dtype=torch.long)
-    negatives = mine_negatives(
-        teacher_vecs[keep.to(teacher_vecs.device)],
-        doc_vecs,
-        pos.tolist(),
-        labelled,
-        strategy=miner_cfg.strategy,
-        n_negatives=miner_cfg.n_negatives,
-        top_k=miner_cfg.top_k,
-        margin=miner_cfg.margin,
-        pool=miner_cfg.pool,
-        seed=seed,
-    )
+    negatives = miner.mine(teacher_vecs[keep.to(teacher_vecs.device)], doc_vecs, pos.tolist(), labelled, seed)
     needed, local = torch.unique(torch.cat([pos, negatives.flatten()]), return_inverse=True)
     rows = gather_rows(doc_vecs, needed).cpu()
     return PairSet(
         query=gather_rows(query_vecs, keep).cpu(),
         positive=rows[local[: len(pos)]],
-        negatives=rows[local[len(pos) :]].view(len(pos), miner_cfg.n_negatives, -1),
+        negatives=rows[local[len(pos) :]].view(len(pos), miner.n_negatives, -1),
     )

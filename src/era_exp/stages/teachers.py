@@ -1,27 +1,88 @@
-"""Which query vectors rank the corpus when mining Stage 2 hard negatives."""
+"""Teachers: which query vectors rank the corpus when mining Stage 2's hard negatives.
+
+A method's config names its teacher (``method.teacher._target_``), so a new method is a YAML file.
+Each teacher states what it reads, so prefetching asks for exactly the embeddings mining will use.
+Symmetry is decided by model identity, never by comparing dimensions (two different models may
+share a dimension).
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Callable
 
-Teacher = Literal["stage1_adapter", "doc_model", "raw_query"]
+from torch import Tensor, nn
 
-_NO_STAGE2 = ("zero_shot", "align_only")
+from era_exp.adapters.modules import adapt
 
 
-def teacher_for(method: str, query_identity: str, doc_identity: str) -> Teacher:
-    """The teacher for ``method`` with this embedder pair.
+class Teacher:
+    """Query vectors in the document space, computed before Stage 2 changes the adapter."""
 
-    ERA mines with its Stage 1 adapter. The label-only baseline has no adapter yet, so it mines in
-    the document space: with the raw query embedding when both sides are the same model, otherwise
-    with the document model's own query embedding. Symmetry is decided by model identity, never by
-    comparing dimensions (two different models may share a dimension).
+    name: str
+
+    def resolve(self, symmetric: bool) -> Teacher:
+        """The concrete teacher for a pair (both sides the same model or not)."""
+        return self
+
+    @property
+    def reads_doc_model_queries(self) -> bool:
+        """Whether mining needs the training queries embedded by the document model."""
+        return False
+
+    def vectors(
+        self, adapter: nn.Module, query_vecs: Tensor, doc_model_queries: Callable[[], Tensor]
+    ) -> Tensor:
+        """Teacher vectors for queries whose query-model vectors are ``query_vecs``."""
+        raise NotImplementedError
+
+
+class Stage1AdapterTeacher(Teacher):
+    """ERA: the Stage-1 adapter applied to the query-model vectors."""
+
+    name = "stage1_adapter"
+
+    def vectors(
+        self, adapter: nn.Module, query_vecs: Tensor, doc_model_queries: Callable[[], Tensor]
+    ) -> Tensor:
+        return adapt(adapter, query_vecs)
+
+
+class RawQueryTeacher(Teacher):
+    """The raw query-model vectors, already in the document space on a symmetric pair."""
+
+    name = "raw_query"
+
+    def vectors(
+        self, adapter: nn.Module, query_vecs: Tensor, doc_model_queries: Callable[[], Tensor]
+    ) -> Tensor:
+        return query_vecs
+
+
+class DocModelTeacher(Teacher):
+    """The document model's own embedding of each query."""
+
+    name = "doc_model"
+
+    @property
+    def reads_doc_model_queries(self) -> bool:
+        """Always: these are the vectors it mines with."""
+        return True
+
+    def vectors(
+        self, adapter: nn.Module, query_vecs: Tensor, doc_model_queries: Callable[[], Tensor]
+    ) -> Tensor:
+        return doc_model_queries()
+
+
+class DocumentSpaceTeacher(Teacher):
+    """Label-only, which has no adapter yet: mine in the document space.
+
+    The raw query vector when both sides are the same model, otherwise the document model's own
+    query embedding.
     """
-    name = method.replace("-", "_")
-    if name == "era":
-        return "stage1_adapter"
-    if name == "label_only":
-        return "raw_query" if query_identity == doc_identity else "doc_model"
-    if name in _NO_STAGE2:
-        raise ValueError(f"method {method!r} has no Stage 2, so it mines no negatives and needs no teacher")
-    raise ValueError(f"unknown method {method!r}; expected one of era, label_only, zero_shot, align_only")
+
+    name = "document_space"
+
+    def resolve(self, symmetric: bool) -> Teacher:
+        """The raw query vectors on a symmetric pair, the document model's otherwise."""
+        return RawQueryTeacher() if symmetric else DocModelTeacher()

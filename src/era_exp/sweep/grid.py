@@ -20,7 +20,7 @@ def expand_grid(overrides: Sequence[str]) -> list[list[str]]:
     parser = OverridesParser.create()
     parsed = parser.parse_overrides(list(overrides))
     fixed = [override.input_line for override in parsed if not override.is_sweep_override()]
-    params = compose(fixed).hydra.sweeper.get("params") or {}
+    params = compose(fixed, check=False).hydra.sweeper.get("params") or {}
     declared = [f"{key}={value}" for key, value in params.items()]
     (points,) = BasicSweeper.split_arguments(parser.parse_overrides([*declared, *overrides]), None)
     return points

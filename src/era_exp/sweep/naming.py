@@ -1,18 +1,23 @@
-"""Folder names of sweep jobs: Hydra's ``override_dirname`` made safe as one path component.
+"""Folder names of sweep jobs: the point's overrides, sorted, as one safe path component.
 
 A sweep's job folder must be unique per grid point and the same on every rerun, so that a rerun
-into the same ``hydra.sweep.dir`` finds the points it already finished. Hydra sorts the overrides,
-so the name does not depend on their order on the command line.
+into the same ``hydra.sweep.dir`` finds the points it already finished. The overrides are sorted
+(as Hydra's ``override_dirname``), so the name does not depend on their order on the command line.
+The embedder pair is named as run: ``pair=`` and per-side choices (``embedder@query_embedder=``,
+``embedder@doc_embedder=``) become one ``pair=<query>_to_<doc>`` item.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 
 from omegaconf import OmegaConf
 
-RESOLVER = "era_dirname"
+RESOLVER = "era_point_dirname"
+# Override groups that choose embedders; the folder names the pair they compose instead.
+PAIR_GROUPS = ("pair", "embedder")
 MAX_LENGTH = 200
 _UNSAFE = re.compile(r"[^A-Za-z0-9._=,+@-]+")
 
@@ -32,7 +37,28 @@ def job_dirname(override_dirname: str) -> str:
     return f"{safe[:MAX_LENGTH]}-{digest}"
 
 
+def point_dirname(
+    task_overrides: Sequence[str], exclude_keys: Sequence[str], query_name: str, doc_name: str
+) -> str:
+    """The folder of a grid point from its overrides (``hydra.overrides.task``).
+
+    Overrides of ``exclude_keys`` are left out, as Hydra's ``override_dirname`` does; embedder
+    choices are replaced by the pair actually run, so a per-side override is never hidden behind
+    the ``pair=`` it overrode.
+    """
+    lines, chooses_pair = [], False
+    for line in task_overrides:
+        key_or_group = line.split("=", 1)[0].lstrip("+~").split("@", 1)[0]
+        if key_or_group in PAIR_GROUPS:
+            chooses_pair = True
+        elif key_or_group not in exclude_keys:
+            lines.append(line)
+    if chooses_pair:
+        lines.append(f"pair={query_name}_to_{doc_name}")
+    return job_dirname(",".join(sorted(lines)))
+
+
 def register_resolvers() -> None:
-    """Make ``${era_dirname:...}`` available to the Hydra config (idempotent)."""
+    """Make ``${era_point_dirname:...}`` available to the Hydra config (idempotent)."""
     if not OmegaConf.has_resolver(RESOLVER):
-        OmegaConf.register_new_resolver(RESOLVER, job_dirname)
+        OmegaConf.register_new_resolver(RESOLVER, point_dirname)

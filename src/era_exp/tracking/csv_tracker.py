@@ -20,7 +20,7 @@ CSV_DIR = "csv"
 class CsvTracker(Tracker):
     """Stage curves in ``csv/metrics.csv``, the config in ``csv/hparams.yaml``, tables next to them."""
 
-    def __init__(self, cfg: DictConfig, out_dir: Path) -> None:
+    def __init__(self, cfg: DictConfig, out_dir: Path, sweep_group: str | None = None) -> None:
         self.dir = Path(out_dir) / CSV_DIR
         # A redone job starts a fresh log rather than appending to a failed attempt's.
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -1,4 +1,4 @@
-"""The tracker a job logs through, chosen by ``logger.name`` (conf/logger/*.yaml).
+"""The tracker a job logs through: the ``logger`` entry (conf/logger/*.yaml), built by ``instantiate``.
 
 Every tracker gives the stage trainers their Lightning loggers and progress bar, receives the
 run's results at the end, and is closed exactly once, also when the job fails.
@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.loggers import Logger
 
@@ -18,9 +19,15 @@ from era_exp.tracking.progress import progress_kwargs
 
 
 class Tracker:
-    """No experiment logger (``logger=none``): results.json is the record."""
+    """No experiment logger (``logger=none``): results.json is the record.
+
+    Every tracker is built as ``Tracker(cfg, out_dir, sweep_group)`` plus its entry's own settings.
+    """
 
     loggers: tuple[Logger, ...] = ()
+
+    def __init__(self, cfg: DictConfig, out_dir: Path, sweep_group: str | None = None) -> None:
+        """Nothing to open without a logger."""
 
     def trainer_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for every stage Trainer: loggers (if any) and the progress bar."""
@@ -49,23 +56,12 @@ def point_tags(cfg: DictConfig) -> dict[str, str]:
 
 def plain_config(cfg: DictConfig) -> dict:
     """The resolved config as plain containers (what loggers can serialise)."""
-    return OmegaConf.to_container(cfg, resolve=True)
+    return OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
 
 
 def make_tracker(cfg: DictConfig, out_dir: Path, group: str | None = None) -> Tracker:
-    """The tracker ``cfg.logger.name`` selects, writing under ``out_dir``; ``group`` joins a sweep's runs."""
-    kind = cfg.logger.name
-    if kind == "none":
-        return Tracker()
-    if kind == "csv":
-        from era_exp.tracking.csv_tracker import CsvTracker
-
-        return CsvTracker(cfg, out_dir)
-    if kind == "wandb":
-        from era_exp.tracking.wandb_tracker import WandbTracker
-
-        return WandbTracker(cfg, out_dir, group=group)
-    raise ValueError(f"logger.name={kind!r} is not one of none, csv, wandb (conf/logger/*.yaml)")
+    """The tracker the ``logger`` entry names, writing under ``out_dir``; ``group`` joins a sweep's runs."""
+    return instantiate(cfg.logger)(cfg, Path(out_dir), group)
 
 
 @contextmanager

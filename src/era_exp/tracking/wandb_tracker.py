@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import netrc
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -45,21 +46,33 @@ def resolve_mode(requested: str) -> str:
 class WandbTracker(Tracker):
     """A W&B run opened at job start (config and tags), fed by the stages, finished at job end."""
 
-    def __init__(self, cfg: DictConfig, out_dir: Path, group: str | None = None) -> None:
+    def __init__(
+        self,
+        cfg: DictConfig,
+        out_dir: Path,
+        sweep_group: str | None = None,
+        *,
+        project: str,
+        entity: str | None,
+        mode: str,
+        group: str | None,
+        dir: str | None,
+        tags: Sequence[str],
+    ) -> None:
+        """Open the run; ``group`` (the entry's) wins over ``sweep_group`` (the sweep folder's name)."""
         import wandb
 
-        settings = cfg.logger
-        tags = point_tags(cfg)
-        self.mode = resolve_mode(settings.mode)
-        root = Path(settings.dir or os.environ.get("WANDB_DIR") or out_dir)
+        point = point_tags(cfg)
+        self.mode = resolve_mode(mode)
+        root = Path(dir or os.environ.get("WANDB_DIR") or out_dir)
         root.mkdir(parents=True, exist_ok=True)
         self.run = wandb.init(
-            project=settings.project,
-            entity=settings.entity,
+            project=project,
+            entity=entity,
             name=Path(out_dir).name,
-            group=settings.group or group,
-            job_type=tags["method"],
-            tags=[tags["pair"], tags["method"], f"ratio={tags['ratio']}", tags["setting"], *settings.tags],
+            group=group or sweep_group,
+            job_type=point["method"],
+            tags=[point["pair"], point["method"], f"ratio={point['ratio']}", point["setting"], *tags],
             config=plain_config(cfg),
             dir=str(root),
             mode=self.mode,
