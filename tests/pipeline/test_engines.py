@@ -12,11 +12,11 @@ import era_exp.pipeline.train as pipeline_train
 from era_exp.config import compose
 from era_exp.pipeline.run import run
 
-VOLATILE = {"profile", "peak_rss_mib", "config"}
+VOLATILE = {"profile", "peak_rss_mib", "config", "cache"}
 
 
 def _comparable(results: dict) -> dict:
-    """Results without wall times, memory and paths."""
+    """Results without wall times, memory, paths and cache counters (the first run encodes)."""
     kept = {key: value for key, value in results.items() if key not in VOLATILE}
     kept["stages"] = {
         name: {k: v for k, v in report.items() if k != "seconds"} if isinstance(report, dict) else report
