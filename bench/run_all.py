@@ -65,17 +65,87 @@ def encode_section(data: dict | None, idle: dict | None) -> list[str]:
         "",
         *_encode_table(results),
     ]
+    if earlier := results.get("models_machine"):
+        lines += [
+            "",
+            "This table is from an earlier run of the benchmark (load average "
+            f"{earlier['load_average_1min_start']}–{earlier['load_average_1min_end']} while measured), kept "
+            "when only the cache and multi-process figures below were rerun (`--models ''`).",
+        ]
     if cache := results.get("cache"):
         lines += [
             "",
             f"Embedding cache (MiniLM, {cache['texts']} texts): cold {cache['cold_seconds']} s, warm "
             f"{cache['warm_seconds']} s ({cache['warm_texts_per_s']} texts/s served from disk).",
         ]
+        lines += _commit_lines(cache)
+    if rows := results.get("multi_process"):
+        lines += ["", *_multi_process_lines(rows, machine)]
     if idle:
         lines += ["", "On idle cores (`bench/results/encode_h100_host.json`): " + idle["note"], ""]
         for key in ("encode_cpu_2cores", "encode_cuda_bf16", "encode_cuda_fp32"):
             if key in idle:
                 lines += [f"`{key}`:", "", *_encode_table(idle[key]), ""]
+    return lines
+
+
+def _commit_lines(cache: dict) -> list[str]:
+    """Commit overhead and storage dtype figures of the cold cache run (absent in older results)."""
+    if "shards" not in cache:
+        return []
+    lines = [
+        "",
+        f"Committing as it goes (every {cache['chunk_size']} texts or {cache['commit_seconds']:g} s, "
+        f"whichever first): the cold run committed {cache['shards']} chunks, each leased and written "
+        f"(with fsync) in {cache['lease_and_commit_seconds']} s in all against {cache['model_seconds']} s "
+        f"inside the model: an overhead of {cache['commit_overhead_fraction']:.2%}. A chunk is sized from "
+        "the rate measured on the one before, so on cores whose load changes a chunk can run past "
+        "the time bound.",
+    ]
+    if storage := cache.get("storage"):
+        full, half = storage["float32"], storage["float16"]
+        lines += [
+            "",
+            "Storage dtype, the same vectors (MiniLM, 384-d) stored both ways:",
+            "",
+            "| cache dtype | vector bytes | max abs error | min cosine to float32 |",
+            "|---|---:|---:|---:|",
+            *(
+                f"| {name} | {row['vector_bytes']:,} | {row['max_abs_error']:.1e} | {row['min_cosine']:.7f} |"
+                for name, row in (("float32", full), ("float16", half))
+            ),
+            "",
+            f"float16 takes {storage['float16_over_float32']:.3f}× the bytes of float32 (the .npy header "
+            "is the rest). float16 is the default only for models encoded on GPU; on CPU the default "
+            "stays float32, so results made on CPU are bit-identical to before.",
+        ]
+    return lines
+
+
+def _multi_process_lines(rows: list[dict], machine: dict) -> list[str]:
+    base = rows[0]["seconds"]
+    load = f"{machine['load_average_1min_start']}–{machine['load_average_1min_end']}"
+    lines = [
+        f"Worker processes filling one cold cache (MiniLM, {rows[0]['texts']} mair-lite texts, the "
+        "machine's cores split equally between them), coordinated only through the cache's leases:",
+        "",
+        "| processes | threads each | seconds | texts/s | texts encoded per process | vs 1 process |",
+        "|---:|---:|---:|---:|---|---:|",
+    ]
+    for row in rows:
+        encoded = " + ".join(str(n) for n in row["encoded_per_process"])
+        lines.append(
+            f"| {row['processes']} | {row['threads_each']} | {row['seconds']} | {row['texts_per_s']} "
+            f"| {encoded} = {sum(row['encoded_per_process'])} | {base / row['seconds']:.2f}× |"
+        )
+    lines += [
+        "",
+        f"Every text is encoded once in total. The cores were shared with other jobs (load average {load} "
+        f"on {machine['cpus']} CPUs), where two processes also win a larger share of the contended "
+        "cores; on idle cores two processes cannot add compute to the same two cores, and the figure "
+        "to read is the split: each process encodes its part, none waits behind a lock. On GPUs "
+        "each process has its own device (docs/encoding-at-scale.md).",
+    ]
     return lines
 
 
@@ -217,7 +287,20 @@ def sweep_section(data: dict | None) -> list[str]:
 def gpu_section(data: dict | None) -> list[str]:
     if not data:
         return ["Not measured on this page yet: run `make bench-gpu` on a GPU machine."]
-    lines = [
+    current = all("ratio_to_same_batches" in row for row in data["encode"])
+    lines = (
+        []
+        if current
+        else [
+            "**Measured before the current GPU pipeline** (tokenising thread ahead of the GPU, windowed "
+            "length buckets, one device-to-host copy per call, no per-batch index copies) and not measured "
+            "since: no GPU machine was available for that change. `make bench-gpu` on a GPU machine "
+            "measures it, against the bare forward of the very batches `encode` makes (goal ≥ 0.9×); "
+            "`bench/bench_gpu.py --tiny --device cpu` checks the script on CPU.",
+            "",
+        ]
+    )
+    lines += [
         f"`bench/bench_gpu.py` on **{data['device']}** (torch {data['torch']}): random-init "
         "Qwen3-Embedding shapes in bf16, no weights and no network; synthetic texts with long-tailed "
         "lengths, max 512 tokens. "
@@ -233,6 +316,20 @@ def gpu_section(data: dict | None) -> list[str]:
             f"| {row['model']} | {row['batch_size']} | {row['texts']} | {row['era_exp_tokens_per_s']:,} "
             f"| {row['bare_forward_tokens_per_s']:,} | {row['ratio_to_bare']} | {row['peak_gpu_mem_gib']} |"
         )
+    if current:
+        lines += [
+            "",
+            "Against the bare forward of the same batches (same shapes and masks, staged on the GPU "
+            "beforehand; the floor of the pipeline):",
+            "",
+            "| model | era-exp tokens/s | bare, same batches tokens/s | ratio |",
+            "|---|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {row['model']} | {row['era_exp_tokens_per_s']:,} | {row['bare_same_batches_tokens_per_s']:,} "
+            f"| {row['ratio_to_same_batches']} |"
+            for row in data["encode"]
+        ]
     s = data["search"]
     lines += [
         "",

@@ -62,3 +62,41 @@ def run_config(embedding_cache: Path) -> RunConfigFactory:
         return compose_run(embedding_cache, overrides, hydra=hydra)
 
     return make
+
+
+# A small MAIR-shaped mirror (see era_exp.data.replica): one or more tasks per domain, with
+# multi-split tasks (CQADupStack, CUAD, MISeD), single-query sub-splits (SWE-Bench-Lite), graded
+# labels (NFCorpus, CliniDS_*) and shared corpora (ELI5 reads AY2's; CliniDS_2015 reads CliniDS_2014's).
+MAIR_REPLICA_TASKS = (
+    "SciFact",
+    "Competition-Math",
+    "MBPP",
+    "SWE-Bench-Lite",
+    "FiQA",
+    "Apple",
+    "CUAD",
+    "AILA2019-Statutes",
+    "NFCorpus",
+    "CliniDS_2014",
+    "CliniDS_2015",
+    "CQADupStack",
+    "MISeD",
+    "ELI5",
+)
+MAIR_REPLICA_SCALE = 0.0005
+
+
+@pytest.fixture(scope="session")
+def mair_replica(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny MAIR replica: ``MAIR-Queries/`` and ``MAIR-Docs/`` in the hub layout, and ``replica.json``."""
+    from era_exp.data.replica import ReplicaSpec, generate_replica
+
+    root = tmp_path_factory.mktemp("mair-replica")
+    generate_replica(root, ReplicaSpec(seed=0, docs_scale=MAIR_REPLICA_SCALE, tasks=MAIR_REPLICA_TASKS))
+    return root
+
+
+@pytest.fixture(scope="session")
+def mair_replica_tasks() -> tuple[str, ...]:
+    """The MAIR tasks the ``mair_replica`` folder holds."""
+    return MAIR_REPLICA_TASKS

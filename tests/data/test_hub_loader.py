@@ -1,121 +1,160 @@
-"""The hub loader: fast, clear failures offline, and MAIR's split pairing (on a stand-in for ``datasets``)."""
+"""The hub loader through the real ``datasets.load_dataset``: a MAIR-shaped mirror, the datasets cache
+offline, pinned revisions, an unreachable hub, and selections that match nothing."""
 
 from __future__ import annotations
 
-import socket
+import json
+import os
+import shutil
+import subprocess
 import sys
-import types
-from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from era_exp.data import hub
 from era_exp.data.errors import DataError, UnknownTaskError
-from era_exp.data.hub import load_hub_tasks
+from era_exp.data.hub import QUERIES_REPO, load_hub_tasks, resolve_revision
+from era_exp.data.sources import HubSource
+
+COMMIT = "7d24eac886a6ae6653a6b67433e1c302cb0e9ac6"
+OTHER_COMMIT = "0" * 40
+
+
+@pytest.fixture(scope="module")
+def mirror(mair_replica: Path) -> dict[str, str]:
+    """``queries`` / ``docs`` arguments that read the replica's two repos as local mirrors."""
+    return {"queries": str(mair_replica / "MAIR-Queries"), "docs": str(mair_replica / "MAIR-Docs")}
+
+
+def _jsonl_rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def test_a_mirror_reads_like_the_hub_with_one_unit_per_split(
+    mirror: dict[str, str], mair_replica: Path, tmp_path: Path
+) -> None:
+    tasks = load_hub_tasks(["SciFact", "CQADupStack"], cache_dir=str(tmp_path), **mirror)
+    names = [task.name for task in tasks]
+    assert names[0] == "SciFact" and len(names) == 13
+    assert names[1:4] == ["CQADupStack/CQADupStack_Android", "CQADupStack/CQADupStack_English", *names[3:4]]
+    scifact = tasks[0]
+    rows = _jsonl_rows(mair_replica / "MAIR-Queries" / "SciFact" / "queries.jsonl")
+    assert [q.qid for q in scifact.queries] == [str(row["qid"]) for row in rows]
+    assert scifact.queries[0].labels == {str(x["id"]): x["score"] for x in rows[0]["labels"]}
+    docs = _jsonl_rows(mair_replica / "MAIR-Docs" / "SciFact" / "docs.jsonl")
+    assert scifact.corpus.ids == tuple(str(row["id"]) for row in docs)
+    android = tasks[1]
+    android_docs = mair_replica / "MAIR-Docs" / "CQADupStack" / "CQADupStack_Android_docs.jsonl"
+    assert len(android.corpus) == len(_jsonl_rows(android_docs)), "each sub-split keeps its own corpus"
+    assert {task.task for task in tasks[1:]} == {"CQADupStack"}
+
+
+def test_single_query_sub_splits_and_shared_corpora(mirror: dict[str, str], tmp_path: Path) -> None:
+    tasks = load_hub_tasks(["SWE-Bench-Lite", "ELI5"], cache_dir=str(tmp_path), **mirror)
+    swe = [task for task in tasks if task.task == "SWE-Bench-Lite"]
+    assert len(swe) == 119 and all(len(task.queries) == 1 for task in swe)
+    assert swe[0].name == "SWE-Bench-Lite/astropy__astropy_12544"
+    [eli5] = [task for task in tasks if task.task == "ELI5"]
+    assert eli5.corpus.key.startswith("AY2-"), "ELI5 reads AY2's shared corpus"
+
+
+def test_merged_mode_prefixes_ids_with_the_split(mirror: dict[str, str], tmp_path: Path) -> None:
+    [task] = load_hub_tasks(["CUAD"], multi_split="merged", cache_dir=str(tmp_path), **mirror)
+    assert task.name == "CUAD"
+    assert {doc_id.split("/")[0] for doc_id in task.corpus.ids} == {
+        "GOOSEHEADINSURANCE",
+        "GRANTIERRAENERGY",
+        "HarpoonTherapeutics",
+        "Monsanto_Company",
+    }
+
+
+def test_a_pinned_revision_must_match_what_a_mirror_holds(mair_replica: Path, tmp_path: Path) -> None:
+    queries = tmp_path / "MAIR-Queries"
+    shutil.copytree(mair_replica / "MAIR-Queries", queries)
+    docs = str(mair_replica / "MAIR-Docs")
+    with pytest.raises(DataError, match=r"revision '7d24\w+' is pinned, but this local folder records no"):
+        load_hub_tasks(["SciFact"], queries=str(queries), docs=docs, queries_revision=COMMIT)
+    # What `huggingface-cli download --local-dir` leaves: the commit of each file it fetched.
+    metadata = queries / ".cache" / "huggingface" / "download" / "README.md.metadata"
+    metadata.parent.mkdir(parents=True)
+    metadata.write_text(f'{COMMIT}\n"etag"\n1733000000.0\n')
+    source = HubSource(tasks=["SciFact"], queries=str(queries), docs=docs, queries_revision=COMMIT)
+    source.cache_dir = str(tmp_path / "cache")
+    assert len(source.load()) == 1
+    assert source.provenance()["revisions"]["queries"] == {
+        "location": str(queries),
+        "requested": COMMIT,
+        "resolved": COMMIT,
+    }
+    with pytest.raises(DataError, match=rf"is a copy of revision {COMMIT}, but revision '0+' is pinned"):
+        load_hub_tasks(["SciFact"], queries=str(queries), docs=docs, queries_revision=OTHER_COMMIT)
 
 
 @pytest.fixture
-def no_datasets(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make ``import datasets`` fail, so a test shows the loader stopped before touching it."""
-    monkeypatch.setitem(sys.modules, "datasets", None)
+def warm_cache(mirror: dict[str, str], tmp_path: Path) -> Path:
+    """A datasets cache holding SciFact of both hub repos at a commit, as ``load_dataset`` leaves it online.
+
+    Built the way datasets builds it: load the mirror into a scratch cache, then place its Arrow folder
+    where a hub load at that commit stores it (``<namespace>___<name>/<config>/<version>/<commit>``).
+    """
+    cache = tmp_path / "datasets-cache"
+    for repo, location in (("MAIR-Queries", mirror["queries"]), ("MAIR-Docs", mirror["docs"])):
+        scratch = tmp_path / f"scratch-{repo}"
+        from datasets import load_dataset
+
+        splits = load_dataset(location, "SciFact", cache_dir=str(scratch))
+        built = Path(next(iter(splits.values())).cache_files[0]["filename"]).parent
+        shutil.copytree(built, cache / f"MAIR-Bench___{repo.lower()}" / "SciFact" / "0.0.0" / COMMIT)
+    return cache
 
 
-@pytest.mark.parametrize("var", ["HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"])
-def test_offline_mode_fails_before_datasets(
-    monkeypatch: pytest.MonkeyPatch, no_datasets: None, var: str
+def test_offline_a_warm_cache_is_read_and_a_miss_names_the_task(warm_cache: Path) -> None:
+    assert os.environ.get("HF_HUB_OFFLINE") == "1", "the test session runs offline"
+    source = HubSource(tasks=["SciFact"], cache_dir=str(warm_cache), queries_revision=COMMIT)
+    [task] = source.load()
+    assert task.name == "SciFact" and len(task.labelled_queries) > 0
+    assert source.provenance()["revisions"]["docs"]["resolved"] == COMMIT
+    assert resolve_revision(QUERIES_REPO, "SciFact", None, str(warm_cache)) == COMMIT
+    with pytest.raises(DataError, match=r"\[MBPP\]: task 'MBPP' is not in the datasets cache .*OFFLINE=1"):
+        load_hub_tasks(["SciFact", "MBPP"], cache_dir=str(warm_cache))
+    with pytest.raises(DataError, match=r"cache holds revision 7d24\w+, but revision 0+ is pinned"):
+        load_hub_tasks(["SciFact"], cache_dir=str(warm_cache), queries_revision=OTHER_COMMIT)
+
+
+def test_online_an_unreachable_hub_is_a_clear_error_from_datasets_itself(tmp_path: Path) -> None:
+    """No socket probe: datasets' own connection error, here against a port nothing listens on."""
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "0",
+        "HF_DATASETS_OFFLINE": "0",
+        "HF_ENDPOINT": "http://127.0.0.1:9",
+    }
+    code = (
+        "from era_exp.data.hub import load_hub_tasks\n"
+        f"load_hub_tasks(['SciFact'], cache_dir={str(tmp_path)!r})\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert "MAIR-Bench/MAIR-Queries[SciFact]: cannot reach the hub for task 'SciFact'" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("tasks", "domains", "message"),
+    [
+        ([], None, r"matched no MAIR task \(tasks=\[\], domains=None\)"),
+        (["SciFact"], ["Code"], r"matched no MAIR task \(tasks=\['SciFact'\], domains=\['Code'\]\)"),
+    ],
+)
+def test_a_selection_matching_no_task_fails_before_any_data_is_read(
+    tasks: list[str], domains: list[str] | None, message: str
 ) -> None:
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
-    monkeypatch.setenv(var, "1")
-    with pytest.raises(DataError, match=rf"needs network access, but {var}=1 is set.*local source"):
-        load_hub_tasks(["SciFact"])
+    with pytest.raises(DataError, match=message):
+        HubSource(tasks=tasks, domains=domains).load()
 
 
-def test_unreachable_hub_fails_with_short_timeout(monkeypatch: pytest.MonkeyPatch, no_datasets: None) -> None:
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
-    monkeypatch.delenv("HF_ENDPOINT", raising=False)
-    calls = []
-
-    def refuse(address: tuple[str, int], timeout: float) -> socket.socket:
-        calls.append((address, timeout))
-        raise OSError("Network is unreachable")
-
-    monkeypatch.setattr(hub.socket, "create_connection", refuse)
-    with pytest.raises(
-        DataError, match=r"cannot reach huggingface\.co:443 within 3 s \(Network is unreachable\)"
-    ):
-        load_hub_tasks(domains=["Finance"])
-    assert calls == [(("huggingface.co", 443), 3.0)]
-
-
-def test_names_are_checked_before_the_network(no_datasets: None) -> None:
+def test_names_are_checked_before_any_data_is_read() -> None:
     with pytest.raises(UnknownTaskError, match="did you mean 'SciFact'"):
         load_hub_tasks(["SciFakt"])
     with pytest.raises(UnknownTaskError, match="did you mean 'Legal'"):
         load_hub_tasks(domains=["legal"])
-
-
-class _FakeDataset:
-    """Just enough of ``datasets.Dataset`` for the loader: column batches."""
-
-    def __init__(self, rows: list[dict]) -> None:
-        self.rows = rows
-
-    def iter(self, batch_size: int) -> Iterator[dict[str, list]]:
-        for start in range(0, len(self.rows), batch_size):
-            chunk = self.rows[start : start + batch_size]
-            yield {key: [row[key] for row in chunk] for key in chunk[0]}
-
-
-HUB = {
-    ("MAIR-Bench/MAIR-Queries", "SciFact"): {
-        "queries": [{"qid": "1", "instruction": "i", "query": "q", "labels": [{"id": 10, "score": 1}]}]
-    },
-    ("MAIR-Bench/MAIR-Docs", "SciFact"): {"docs": [{"id": 10, "doc": "ten"}, {"id": 11, "doc": "eleven"}]},
-    ("MAIR-Bench/MAIR-Queries", "CQADupStack"): {
-        "gis_queries": [{"qid": "1", "instruction": "i", "query": "q", "labels": [{"id": "a", "score": 1}]}],
-        "android_queries": [
-            {"qid": "1", "instruction": "i", "query": "q", "labels": [{"id": "a", "score": 1}]}
-        ],
-    },
-    ("MAIR-Bench/MAIR-Docs", "CQADupStack"): {
-        "gis_docs": [{"id": "a", "doc": "gis a"}],
-        "android_docs": [{"id": "a", "doc": "android a"}, {"id": "b", "doc": "android b"}],
-    },
-}
-
-
-@pytest.fixture
-def fake_hub(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A reachable hub serving the configs in ``HUB``."""
-
-    def load_dataset(repo: str, config: str, **_: object) -> dict[str, _FakeDataset]:
-        return {split: _FakeDataset(rows) for split, rows in HUB[(repo, config)].items()}
-
-    monkeypatch.setattr(hub, "ensure_hub_reachable", lambda: None)
-    monkeypatch.setitem(sys.modules, "datasets", types.SimpleNamespace(load_dataset=load_dataset))
-
-
-def test_hub_rows_become_tasks(fake_hub: None) -> None:
-    [task] = load_hub_tasks("SciFact")
-    assert (task.name, task.domain) == ("SciFact", "Academic")
-    assert task.corpus.ids == ("10", "11")
-    assert task.queries[0].labels == {"10": 1}
-
-
-def test_hub_splits_become_sub_splits(fake_hub: None) -> None:
-    per_split = load_hub_tasks(["CQADupStack"])
-    assert [(t.name, len(t.corpus)) for t in per_split] == [
-        ("CQADupStack/android", 2),
-        ("CQADupStack/gis", 1),
-    ]
-    [merged] = load_hub_tasks(["CQADupStack"], multi_split="merged")
-    assert merged.corpus.ids == ("android/a", "android/b", "gis/a")
-    assert [q.qid for q in merged.queries] == ["android/1", "gis/1"]
-
-
-def test_hub_row_errors_name_config_split_and_row(fake_hub: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(HUB, ("MAIR-Bench/MAIR-Docs", "SciFact"), {"docs": [{"id": 10, "doc": ""}]})
-    with pytest.raises(DataError, match=r"MAIR-Bench/MAIR-Docs\[SciFact\]/docs:1: field 'doc' is empty"):
-        load_hub_tasks(["SciFact"])

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 
 import pytest
 
+from era_exp.data.assemble import LoadReport
 from era_exp.data.errors import DataError, UnknownTaskError
 from era_exp.data.local import load_local_tasks
 from helpers.mair_files import doc, query, write_split
@@ -163,8 +165,72 @@ def test_non_strict_drops_unknown_labels_with_logged_count(
     assert [q.qid for q in task.queries] == ["q1", "q3", "q4"]
     assert task.queries[0].labels == {"d1": 1}
     assert [q.qid for q in task.labelled_queries] == ["q1", "q4"]
-    assert "dropped 2 labels" in caplog.text
-    assert "1 queries left without a label" in caplog.text
+    assert "2 labels naming a document not in the corpus (dropped)" in caplog.text
+    assert "1 queries left with no label by those drops" in caplog.text
+
+
+# One bad row per kind: strict reading stops at it, non-strict reading drops or merges it and counts it.
+LENIENT_ROWS = [
+    ("docs", doc("d1"), "duplicate doc id 'd1'", {"duplicate_doc_ids": 1}),
+    ("docs", {"id": "d9", "doc": " "}, "field 'doc' is empty", {"empty_docs": 1}),
+    ("queries", query("q1", "d2"), "duplicate query id 'q1'", {"duplicate_query_ids": 1}),
+    ("queries", {**query("q9", "d1"), "query": ""}, "field 'query' is empty", {"empty_queries": 1}),
+    (
+        "queries",
+        {**query("q9", "d1"), "instruction": None},
+        "'instruction' must be a string, got null",
+        {"null_instructions": 1},
+    ),
+    ("queries", query("q9", "d1", "d1"), "names doc 'd1' twice", {"duplicate_labels": 1}),
+    (
+        "queries",
+        query("q9", "d2", score=-1),
+        "gives doc 'd2' a negative score -1",
+        {
+            "negative_labels": 1,
+            "unlabelled_after_drops": 1,
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize(("file", "bad_row", "message", "counts"), LENIENT_ROWS)
+def test_strict_stops_at_a_bad_row_and_non_strict_counts_it(
+    tiny_root: Path, file: str, bad_row: dict, message: str, counts: dict[str, int]
+) -> None:
+    path = tiny_root / "SciFact" / f"{file}.jsonl"
+    path.write_text(path.read_text() + json.dumps(bad_row) + "\n")
+    with pytest.raises(DataError, match=rf"SciFact/{file}\.jsonl:\d+: .*{re.escape(message)}.*strict=False"):
+        load_local_tasks(tiny_root)
+    report = LoadReport()
+    [task] = load_local_tasks(tiny_root, strict=False, report=report)
+    assert report.lenient == {"SciFact": counts}
+    assert report.totals() == counts
+    assert [q.qid for q in task.labelled_queries][:3] == ["q1", "q2", "q3"], "good rows are all kept"
+    assert task.corpus.ids[:4] == ("d1", "d2", "d3", "d4")
+
+
+def test_non_strict_merges_duplicate_labels_as_mair_reads_them(tiny_root: Path) -> None:
+    path = tiny_root / "SciFact" / "queries.jsonl"
+    row = {**query("q9", "d1"), "labels": [{"id": "d1", "score": 1}, {"id": "d1", "score": 2}]}
+    path.write_text(path.read_text() + json.dumps(row) + "\n")
+    [task] = load_local_tasks(tiny_root, strict=False)
+    assert task.queries[-1].labels == {"d1": 2}, "the later score wins, as in MAIR's evaluator"
+
+
+@pytest.mark.parametrize(
+    ("names", "domains", "message"),
+    [
+        ([], None, r"matched no task \(tasks=\[\], domains=None; task folders here: \['SciFact'\]\)"),
+        (None, ["Legal"], r"matched no task \(tasks=None, domains=\['Legal'\]"),
+        (["SciFact"], ["Code"], r"matched no task \(tasks=\['SciFact'\], domains=\['Code'\]"),
+    ],
+)
+def test_a_selection_matching_no_task_fails_at_load_time(
+    tiny_root: Path, names: list[str] | None, domains: list[str] | None, message: str
+) -> None:
+    with pytest.raises(DataError, match=message):
+        load_local_tasks(tiny_root, names=names, domains=domains)
 
 
 def test_graded_and_integer_ids_are_kept(tmp_path: Path) -> None:

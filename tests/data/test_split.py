@@ -1,4 +1,4 @@
-"""The query split: nested train prefixes, fixed val/test, seeded, and clear errors."""
+"""The query split: nested train prefixes, fixed val/test, seeded, errors, per MAIR task across sub-splits."""
 
 from __future__ import annotations
 
@@ -7,9 +7,16 @@ from pathlib import Path
 
 import pytest
 
+from era_exp.data.hub import load_hub_tasks
 from era_exp.data.local import load_local_tasks
 from era_exp.data.schema import Query, Task
-from era_exp.data.split import SplitError, eval_queries, split_queries
+from era_exp.data.split import (
+    SplitError,
+    eval_only_split_task,
+    eval_queries,
+    split_queries,
+    split_task,
+)
 
 RATIOS = (0.05, 0.1, 0.2, 0.4)
 
@@ -96,3 +103,49 @@ def test_split_errors() -> None:
 def test_error_names_the_task(scifact: Task) -> None:
     with pytest.raises(SplitError, match="task 'SciFact' with 300 labelled queries"):
         split_queries(scifact, 0.001)
+
+
+@pytest.fixture(scope="module")
+def swe_bench(mair_replica: Path, tmp_path_factory: pytest.TempPathFactory) -> list[Task]:
+    """SWE-Bench-Lite in MAIR's shape: 119 sub-splits of one query each, read through ``datasets``."""
+    return load_hub_tasks(
+        ["SWE-Bench-Lite"],
+        queries=str(mair_replica / "MAIR-Queries"),
+        docs=str(mair_replica / "MAIR-Docs"),
+        cache_dir=str(tmp_path_factory.mktemp("datasets-cache")),
+    )
+
+
+def test_a_single_split_task_splits_exactly_as_before(scifact: Task) -> None:
+    for ratio in RATIOS:
+        assert split_task([scifact], ratio) == [split_queries(scifact, ratio)]
+    held = eval_only_split_task([scifact])
+    assert [(h.train, h.val, h.test) for h in held] == [
+        ((), s.val, s.test) for s in split_task([scifact], 0.2)
+    ]
+    assert held[0].test == eval_queries(scifact)
+
+
+def test_a_task_of_single_query_sub_splits_is_split_across_them(swe_bench: list[Task]) -> None:
+    assert len(swe_bench) == 119 and all(len(unit.labelled_queries) == 1 for unit in swe_bench)
+    with pytest.raises(SplitError, match="leaves no train query"):
+        split_queries(swe_bench[0], 0.2)  # why the split cannot be made per sub-split
+    by_ratio = {ratio: split_task(swe_bench, ratio) for ratio in RATIOS}
+    n = 119
+    for ratio, splits in by_ratio.items():
+        parts = [sum(len(getattr(split, part)) for split in splits) for part in ("train", "val", "test")]
+        assert parts == [int(n * ratio), int(n * 0.1), n - int(n * 0.5)]
+        for unit, split in zip(swe_bench, splits, strict=True):
+            shares = [q.qid for q in split.train + split.val + split.test]
+            assert len(shares) <= 1 and set(shares) <= {q.qid for q in unit.queries}, "each query stays home"
+        assert [s.test for s in splits] == [s.test for s in by_ratio[RATIOS[0]]], "test set fixed"
+        assert [s.val for s in splits] == [s.val for s in by_ratio[RATIOS[0]]], "validation fixed"
+        assert [s.test for s in eval_only_split_task(swe_bench)] == [s.test for s in splits]
+    trained = [{i for i, split in enumerate(by_ratio[ratio]) if split.train} for ratio in RATIOS]
+    assert all(small <= large for small, large in itertools.pairwise(trained)), "nested train sets"
+    assert sum(1 for split in by_ratio[0.2] if not split.train) == n - int(n * 0.2), "units without train"
+
+
+def test_split_task_wants_the_units_of_one_task(swe_bench: list[Task], scifact: Task) -> None:
+    with pytest.raises(SplitError, match="units of one MAIR task expected"):
+        split_task([swe_bench[0], scifact], 0.2)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import multiprocessing
@@ -14,39 +13,7 @@ import pytest
 
 from era_exp.data.schema import Query
 from era_exp.embed.cache import EmbeddingCache, encode_docs, encode_queries
-from era_exp.embed.templates import format_query
-
-
-class FakeEmbedder:
-    """Deterministic vectors from the text's hash; records every text it is asked to encode."""
-
-    def __init__(self, name: str = "fake", dim: int = 8, fail_after: int | None = None) -> None:
-        self.name = name
-        self.identity = f"{name}-000000000000"
-        self.dim = dim
-        self.fail_after = fail_after
-        self.calls: list[list[str]] = []
-
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        if self.fail_after is not None and len(self.calls) >= self.fail_after:
-            raise KeyboardInterrupt("simulated interruption")
-        self.calls.append(list(texts))
-        rows = np.empty((len(texts), self.dim))
-        for row, text in enumerate(texts):
-            seed = int.from_bytes(hashlib.sha1(text.encode()).digest()[:4], "little")
-            rows[row] = np.random.default_rng(seed).standard_normal(self.dim)
-        return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
-
-    def format_queries(self, queries: Sequence[Query]) -> list[str]:
-        return [format_query("qwen", q.instruction, q.text) for q in queries]
-
-    def format_docs(self, texts: Sequence[str]) -> list[str]:
-        return list(texts)
-
-    @property
-    def encoded(self) -> list[str]:
-        return [t for call in self.calls for t in call]
-
+from helpers.fake_embedder import FakeEmbedder
 
 TEXTS = [f"document number {i} " + "word " * (i % 7) for i in range(23)]
 
@@ -142,7 +109,9 @@ def test_corrupt_shard_is_dropped_and_rebuilt(
 def test_size_check_alone_misses_same_size_damage(tmp_path: Path) -> None:
     embedder = FakeEmbedder()
     EmbeddingCache(tmp_path).get_or_encode(embedder, TEXTS)
-    vectors_file = shard_records(tmp_path, embedder)[0].with_suffix(".npy")
+    record = shard_records(tmp_path, embedder)[0]
+    rows = json.loads(record.read_text())["rows"]
+    vectors_file = record.with_suffix(".npy")
     data = vectors_file.read_bytes()
     vectors_file.write_bytes(data[:-4] + bytes(4))
     by_size = EmbeddingCache(tmp_path, verify="size")
@@ -150,7 +119,7 @@ def test_size_check_alone_misses_same_size_damage(tmp_path: Path) -> None:
     assert by_size.stats.encoded == 0
     by_hash = EmbeddingCache(tmp_path, verify="hash")
     by_hash.get_or_encode(embedder, TEXTS)
-    assert by_hash.stats.encoded == len(TEXTS)
+    assert by_hash.stats.encoded == rows
 
 
 def test_uncommitted_files_are_ignored_and_cleaned(tmp_path: Path) -> None:
@@ -228,3 +197,126 @@ def test_concurrent_processes_encode_each_text_once(tmp_path: Path, tiny_model_d
     assert sum(encoded for encoded, _, _ in outcomes) == len(texts)
     assert sum(hits for _, hits, _ in outcomes) == len(texts)
     np.testing.assert_array_equal(outcomes[0][2], outcomes[1][2])
+
+
+class KilledAfter(FakeEmbedder):
+    """Interrupted inside the call that would take it past ``texts`` texts."""
+
+    def __init__(self, texts: int) -> None:
+        super().__init__()
+        self.budget = texts
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if len(self.encoded) + len(texts) > self.budget:
+            raise KeyboardInterrupt("simulated kill")
+        return super().encode(texts)
+
+
+def test_an_interrupted_small_encode_keeps_its_committed_chunks(tmp_path: Path) -> None:
+    """300 texts (fewer than one old fixed chunk of 2,048), killed a third of the way: work is kept."""
+    texts = [f"passage {i} " + "text " * (i % 13) for i in range(300)]
+    killed = KilledAfter(100)
+    with pytest.raises(KeyboardInterrupt):
+        EmbeddingCache(tmp_path).get_or_encode(killed, texts)
+    kept = sum(json.loads(p.read_text())["rows"] for p in shard_records(tmp_path, killed))
+    assert kept == len(killed.encoded) > 0
+    assert not (tmp_path / killed.identity / "claims").exists() or not any(
+        (tmp_path / killed.identity / "claims").iterdir()
+    )
+    resumed = FakeEmbedder()
+    cache = EmbeddingCache(tmp_path)
+    cache.get_or_encode(resumed, texts)
+    assert cache.stats.encoded == len(texts) - kept
+    assert not set(resumed.encoded) & set(killed.encoded)
+
+
+class ClockedEmbedder(FakeEmbedder):
+    """Every text takes ``seconds_per_text`` on a fake clock, so chunk sizing is deterministic."""
+
+    def __init__(self, seconds_per_text: float) -> None:
+        super().__init__()
+        self.now = 0.0
+        self.seconds_per_text = seconds_per_text
+
+    def clock(self) -> float:
+        return self.now
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        self.now += self.seconds_per_text * len(texts)
+        return super().encode(texts)
+
+
+@pytest.mark.parametrize(
+    ("chunk_size", "commit_seconds", "sizes"),
+    [
+        (256, 5.0, [16] + [5] * 16 + [4]),  # time first: about 5 s of work per chunk
+        (10, 1000.0, [10] * 10),  # size first
+    ],
+)
+def test_chunks_commit_by_size_or_time_whichever_first(
+    tmp_path: Path, chunk_size: int, commit_seconds: float, sizes: list[int]
+) -> None:
+    texts = [f"text {i:03d}" for i in range(100)]  # equal lengths, equal cost
+    embedder = ClockedEmbedder(seconds_per_text=1.0)
+    cache = EmbeddingCache(
+        tmp_path, chunk_size=chunk_size, commit_seconds=commit_seconds, clock=embedder.clock
+    )
+    cache.fill(embedder, texts)
+    assert [len(call) for call in embedder.calls] == sizes
+    assert cache.shards_committed == len(sizes) == len(shard_records(tmp_path, embedder))
+
+
+def test_hits_count_requests_not_distinct_texts(tmp_path: Path) -> None:
+    embedder = FakeEmbedder()
+    cache = EmbeddingCache(tmp_path)
+    cache.get_or_encode(embedder, ["a", "b"])
+    cache.get_or_encode(embedder, ["a", "a", "b"])  # one request: "a" counted once
+    cache.get_or_encode(embedder, ["b"])
+    assert (cache.stats.encoded, cache.stats.hits) == (2, 3)
+
+
+def test_fill_then_read_serves_rows_and_read_refuses_missing_texts(tmp_path: Path) -> None:
+    embedder = FakeEmbedder()
+    cache = EmbeddingCache(tmp_path)
+    cache.fill(embedder, TEXTS)
+    np.testing.assert_array_equal(cache.read(embedder, TEXTS[::-1]), embedder.encode(TEXTS[::-1]))
+    with pytest.raises(KeyError, match="not in the cache"):
+        cache.read(embedder, ["never encoded"])
+
+
+class HalfEmbedder(FakeEmbedder):
+    def __init__(self, cache_dtype: str) -> None:
+        super().__init__(name=f"fake-{cache_dtype}", dim=64)
+        self.cache_dtype = cache_dtype
+
+
+@pytest.mark.parametrize(("dtype", "torch_dtype"), [("float16", "float16"), ("bfloat16", "bfloat16")])
+def test_half_precision_storage_halves_the_bytes(tmp_path: Path, dtype: str, torch_dtype: str) -> None:
+    import torch
+
+    full, half = HalfEmbedder("float32"), HalfEmbedder(dtype)
+    EmbeddingCache(tmp_path).fill(full, TEXTS)
+    cache = EmbeddingCache(tmp_path)
+    fresh = cache.get_or_encode(half, TEXTS)
+    stored = EmbeddingCache(tmp_path).get_or_encode(half, TEXTS)
+    reference = torch.from_numpy(half.encode(TEXTS)).to(getattr(torch, torch_dtype)).float().numpy()
+    np.testing.assert_array_equal(fresh, reference)  # rounded to nearest, upcast exactly
+    np.testing.assert_array_equal(stored, fresh)
+    assert fresh.dtype == np.float32
+
+    def vector_bytes(embedder: FakeEmbedder) -> int:
+        return sum(p.with_suffix(".npy").stat().st_size for p in shard_records(tmp_path, embedder))
+
+    header = 128 * len(shard_records(tmp_path, half))
+    assert vector_bytes(half) - header == (vector_bytes(full) - header) // 2
+
+
+def test_a_shard_of_another_dtype_is_never_read(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Dtypes live in separate identities; a foreign-dtype shard in a folder is rejected, not mixed in."""
+    EmbeddingCache(tmp_path).fill(FakeEmbedder(dim=64), TEXTS)
+    impostor = HalfEmbedder("float16")
+    impostor.identity = FakeEmbedder().identity  # same folder, other dtype
+    cache = EmbeddingCache(tmp_path)
+    with caplog.at_level(logging.WARNING, logger="era_exp.embed.cache"):
+        cache.fill(impostor, TEXTS)
+    assert "float16" in caplog.text and cache.stats.encoded == len(TEXTS)

@@ -240,3 +240,59 @@ def test_default_batch_budget_keeps_cpu_work_per_op_steady() -> None:
     assert default_batch_tokens(64, cpu, 384) == 4 * default_batch_tokens(64, cpu, 768)
     assert default_batch_tokens(64, cpu, 32) == 16384
     assert default_batch_tokens(16, cuda, 1024) == 16 * 512
+
+
+def test_pipelined_cpu_encode_is_bit_identical_to_a_plain_loop(tiny_model_dir: Path) -> None:
+    """The tokenising thread and the one copy back change nothing: same batches, same bits."""
+    texts = [" ".join(["word"] * n) + f" {n}" for n in (3, 40, 1, 17, 60, 2, 33, 8, 17, 5, 90, 12)]
+    embedder = HFEmbedder("tiny", str(tiny_model_dir), batch_size=3, max_batch_tokens=96, device="cpu")
+    want = np.empty((len(texts), embedder.dim), dtype=np.float32)
+    ids, lengths = embedder.token_lengths(texts)
+    with torch.inference_mode():
+        for batch in embedder._batches(lengths):
+            input_ids, mask = embedder._pad([ids[i] for i in batch])
+            hidden = embedder.model(input_ids=input_ids, attention_mask=mask).last_hidden_state
+            want[batch] = torch.nn.functional.normalize(embedder._pool(hidden, mask), dim=1).numpy()
+    np.testing.assert_array_equal(embedder.encode(texts), want)
+
+
+def test_cuda_windows_start_small_and_cover_every_text(tiny_model_dir: Path) -> None:
+    embedder = HFEmbedder("tiny", str(tiny_model_dir), batch_size=2, device="cpu")
+    texts = ["x" * n for n in range(100)]
+    assert [w.tolist() for w in embedder._windows(texts)] == [list(range(100))]  # CPU: one window
+    embedder.device = torch.device("cuda")  # only the window plan is exercised, nothing runs on it
+    windows = list(embedder._windows(texts))
+    assert [len(w) for w in windows] == [4, 32, 32, 32]
+    flat = np.concatenate(windows)
+    assert flat.tolist() == list(range(99, -1, -1))  # longest (by characters) first, each once
+
+
+def test_background_iteration_passes_errors_and_stops_early() -> None:
+    from era_exp.embed.hf import background
+
+    def failing():
+        yield 1
+        raise RuntimeError("tokenizer broke")
+
+    with pytest.raises(RuntimeError, match="tokenizer broke"):
+        list(background(failing()))
+    endless = background(iter(range(10**9)), ahead=2)
+    assert next(endless) == 0
+    endless.close()  # joins the thread instead of running on
+
+
+def test_cache_dtype_defaults_and_identity(tiny_model_dir: Path) -> None:
+    from era_exp.embed.hf import resolve_cache_dtype
+
+    assert resolve_cache_dtype("auto", torch.device("cpu")) == "float32"
+    assert resolve_cache_dtype("auto", torch.device("cuda")) == "float16"
+    with pytest.raises(ValueError, match="cache_dtype"):
+        resolve_cache_dtype("int8", torch.device("cpu"))
+    plain = HFEmbedder("tiny", str(tiny_model_dir), device="cpu")
+    full = HFEmbedder("tiny", str(tiny_model_dir), device="cpu", cache_dtype="float32")
+    half = HFEmbedder("tiny", str(tiny_model_dir), device="cpu", cache_dtype="float16")
+    assert plain.cache_dtype == "float32" and plain.identity == full.identity != half.identity
+    moved = plain.on_device("cpu")
+    assert moved.identity == plain.identity and moved._model is None
+    with pytest.raises(ValueError, match="cannot move"):
+        plain.on_device("cuda:0")

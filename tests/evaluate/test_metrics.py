@@ -79,14 +79,33 @@ def test_a_query_without_retrieved_documents_fails_loudly() -> None:
         evaluate_run({"q1": {"a": 1}, "q2": {"b": 1}}, {"q1": {"a": 1.0}}, name="T")
 
 
-def test_aggregate_reports_task_domain_and_both_overall_means() -> None:
-    units = {"A": {"ndcg@10": 0.2}, "B/x": {"ndcg@10": 0.4}, "B/y": {"ndcg@10": 0.8}, "C": {"ndcg@10": 0.9}}
+def _unit(score: float, n: int) -> dict[str, float]:
+    return {"ndcg@10": score, "num_queries": n}
+
+
+def test_aggregate_weighs_splits_by_queries_as_mair_and_keeps_the_plain_means() -> None:
+    units = {"A": _unit(0.2, 10), "B/x": _unit(0.4, 3), "B/y": _unit(0.8, 1), "C": _unit(0.9, 6)}
     unit_task = {"A": "A", "B/x": "B", "B/y": "B", "C": "C"}
     summary = aggregate(units, unit_task, {"A": "Code", "B": "Code", "C": "Legal"}, ["ndcg@10"])
-    assert summary["per_task"]["B"]["ndcg@10"] == pytest.approx(0.6)
-    assert summary["per_domain"]["Code"]["ndcg@10"] == pytest.approx(0.4)
-    assert summary["overall"]["ndcg@10"] == pytest.approx((0.2 + 0.6 + 0.9) / 3)
-    assert summary["overall"]["ndcg@10_domain_mean"] == pytest.approx((0.4 + 0.9) / 2)
+    b = summary["per_task"]["B"]
+    assert b["ndcg@10"] == pytest.approx((0.4 * 3 + 0.8 * 1) / 4), "MAIR: splits weighted by query count"
+    assert b["ndcg@10_split_mean"] == pytest.approx(0.6), "MTEB's public results: plain mean of splits"
+    assert (b["num_queries"], b["num_splits"]) == (4, 2)
+    assert summary["per_task"]["A"]["ndcg@10"] == summary["per_task"]["A"]["ndcg@10_split_mean"] == 0.2
+    assert summary["per_domain"]["Code"]["ndcg@10"] == pytest.approx((0.2 + 0.5) / 2)
+    overall = summary["overall"]
+    assert overall["ndcg@10"] == pytest.approx((0.2 + 0.5 + 0.9) / 3), "mean over tasks"
+    assert overall["ndcg@10_domain_mean"] == pytest.approx(((0.2 + 0.5) / 2 + 0.9) / 2)
+    assert overall["ndcg@10_query_weighted"] == pytest.approx((2.0 + 1.2 + 0.8 + 5.4) / 20), "MAIR's Avg"
+    assert overall["num_queries"] == 20
+
+
+def test_aggregate_skips_units_that_scored_nothing_but_never_a_whole_task() -> None:
+    units = {"B/x": _unit(0.4, 3)}
+    summary = aggregate(units, {"B/x": "B", "B/y": "B"}, {"B": "Web"}, ["ndcg@10"])
+    assert summary["per_task"]["B"]["num_splits"] == 1
+    with pytest.raises(EvaluationError, match=r"tasks \['C'\] have no scored query"):
+        aggregate(units, {"B/x": "B", "C": "C"}, {"B": "Web", "C": "Web"}, ["ndcg@10"])
 
 
 def test_units_evaluated_together_match_units_evaluated_alone() -> None:

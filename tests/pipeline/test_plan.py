@@ -81,15 +81,35 @@ def test_zero_shot_can_score_every_labelled_query() -> None:
 
 
 def test_align_only_trains_without_splitting_by_ratio() -> None:
-    """Stage 1 reads no labels: the tasks train, but no train or validation query is set aside."""
+    """Stage 1 reads no labels: the tasks train, but no train query is set aside (validation
+    queries are only scored, like every method's)."""
     for ratio in (0.001, 0.2, 1.0):  # 0.001 and 1.0 leave no valid ratio split: never asked for
         plans = plan_run(TASKS, setting="in_domain", stages=ALIGN_ONLY, train_ratio=ratio, seed=42)
-        assert all(plan.trains and plan.split.train == () and plan.split.val == () for plan in plans)
+        assert all(plan.trains and plan.split.train == () for plan in plans)
     era = plan_run(TASKS, setting="in_domain", stages=ERA, train_ratio=0.2, seed=42)
     assert [p.scored_queries for p in plans] == [p.scored_queries for p in era], "same test queries"
+    assert [p.validation_queries for p in plans] == [p.validation_queries for p in era]
 
 
 def test_the_ratio_free_rule() -> None:
     assert ZERO_SHOT.ratio_free and ALIGN_ONLY.ratio_free and not ERA.ratio_free
     assert MethodStages.of({"alignment": False, "adaptation": True}).reads_labels
     assert ALIGN_ONLY.trains and not ZERO_SHOT.trains
+
+
+def test_every_test_split_has_its_validation_split_beside_it_whoever_trains() -> None:
+    trained = plan_run(TASKS, setting="in_domain", stages=ERA, train_ratio=0.2, seed=42)
+    zero_shot = plan_run(TASKS, setting="in_domain", stages=ZERO_SHOT, train_ratio=0.2, seed=42)
+    for with_training, without in zip(trained, zero_shot, strict=True):
+        assert without.split.train == ()
+        assert without.validation_queries == with_training.validation_queries == with_training.split.val
+        assert without.scored_queries == with_training.scored_queries
+        assert len(without.validation_queries) == int(len(without.task.queries) * 0.1)
+        assert not {q.qid for q in without.validation_queries} & {q.qid for q in without.scored_queries}
+
+
+def test_a_task_scored_on_all_its_queries_has_no_validation_queries() -> None:
+    plans = plan_run(TASKS, setting="lodo", stages=ERA, train_ratio=0.2, seed=42, holdout_domain="Legal")
+    assert [bool(plan.validation_queries) for plan in plans] == [True, False, False]
+    every = plan_run(TASKS, setting="in_domain", stages=ZERO_SHOT, train_ratio=0.2, seed=42, eval_split="all")
+    assert not any(plan.validation_queries for plan in every)

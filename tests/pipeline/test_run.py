@@ -10,6 +10,7 @@ import pytest
 from era_exp.adapters.store import load_adapter
 from era_exp.data.builtin import stdlib_codesearch_task
 from era_exp.pipeline.run import run
+from era_exp.retrieve.trec import read_qrels, read_run
 from helpers.config import TINY_STAGES
 
 
@@ -29,6 +30,36 @@ def test_zero_shot_on_the_builtin_task_writes_results_and_reuses_the_cache(run_c
     assert saved["overall"]["ndcg@10_domain_mean"] == pytest.approx(first["overall"]["ndcg@10"])
     assert (tmp_path / "a" / "runs" / "stdlib-codesearch.trec").is_file()
     assert (tmp_path / "a" / "DONE").read_text().strip() == first["run_key"]
+
+
+def test_validation_is_scored_apart_from_the_test_split(run_config, tmp_path: Path):
+    cfg = run_config("data=builtin", "data.max_queries=120", "method=zero_shot")
+    results = run(cfg, tmp_path)
+    sizes = results["split_sizes"]["stdlib-codesearch"]
+    assert sizes["validated"] == sizes["val"] == 12 and sizes["scored"] == sizes["test"] == 60
+    validation = results["validation"]
+    assert validation["per_unit"]["stdlib-codesearch"]["num_queries"] == 12
+    assert validation["per_unit"]["stdlib-codesearch"]["eval_split"] == "val"
+    assert validation["per_task"]["stdlib-codesearch"]["domain"] == "Code"
+    assert 0 <= validation["overall"]["ndcg@10"] <= 1
+    test_qids = set(read_qrels(tmp_path / "qrels" / "stdlib-codesearch.qrels"))
+    val_qids = set(read_qrels(tmp_path / "validation" / "qrels" / "stdlib-codesearch.qrels"))
+    assert len(val_qids) == 12 and len(test_qids) == 60 and not val_qids & test_qids
+    assert set(read_run(tmp_path / "validation" / "runs" / "stdlib-codesearch.trec")) == val_qids
+
+
+def test_an_optimised_metric_that_is_not_computed_fails_before_any_work(run_config, tmp_path: Path):
+    cfg = run_config("data=builtin", "data.max_queries=60")
+    cfg.eval.metrics = ["map@100"]  # past the compose-time check: the run checks again
+    with pytest.raises(ValueError, match=r"eval\.optimized_metric"):
+        run(cfg, tmp_path)
+    assert not any(tmp_path.iterdir()), "nothing is written, DONE least of all"
+    chosen = run_config(
+        "data=builtin", "data.max_queries=60", "eval.metrics=[map@100]", "eval.optimized_metric=map@100"
+    )
+    results = run(chosen, tmp_path)
+    assert set(results["overall"]) == {"map@100", "map@100_domain_mean", "num_tasks", "num_domains"}
+    assert (tmp_path / "DONE").read_text().strip() == results["run_key"]
 
 
 def test_a_completed_run_is_skipped_and_a_broken_one_redone(run_config, tmp_path: Path):
@@ -87,7 +118,8 @@ def test_tiny_era_on_real_mair_lite_tasks(run_config, tmp_path: Path, mair_lite_
 def test_stage_one_encodes_only_sampled_documents_with_the_query_model(
     run_config, tmp_path: Path, mair_lite_root: Path
 ):
-    """The query model meets 30 sampled documents of a 936-document corpus, plus the queries it scores."""
+    """The query model meets 30 sampled documents of a 936-document corpus, plus the queries it scores
+    (test and validation)."""
     cfg = run_config(
         f"paths.cache_dir={tmp_path / 'cache'}",
         f"data.root={mair_lite_root}",
@@ -104,6 +136,6 @@ def test_stage_one_encodes_only_sampled_documents_with_the_query_model(
         for identity, entry in per_identity.items()
         if identity.startswith("minilm") and entry["encoded"] < 936
     )
-    scored = results["split_sizes"]["HuggingfaceAPI"]["scored"]
-    assert query_side["encoded"] == 30 + scored
+    sizes = results["split_sizes"]["HuggingfaceAPI"]
+    assert query_side["encoded"] == 30 + sizes["scored"] + sizes["validated"]
     assert results["stages"]["alignment"]["documents"] == 30

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+import shutil
 from pathlib import Path
 
 import matplotlib.image
@@ -193,3 +195,44 @@ def _pooled_ndcg(run_dir: Path) -> list[float]:
         values += [per_query[qid]["ndcg@10"] for qid in sorted(qrels)]
     assert not any(math.isnan(v) for v in values)
     return values
+
+
+def _optimising(fake_sweep: Path, folder: Path, metric: str, only: str | None = None) -> Path:
+    """A copy of the synthetic sweep whose runs (or only run ``only``) optimise ``metric``."""
+    shutil.copytree(fake_sweep, folder)
+    for results_file in folder.glob("*/results.json"):
+        if only is None or results_file.parent.name == only:
+            results = json.loads(results_file.read_text())
+            results["config"]["eval"]["optimized_metric"] = metric
+            results_file.write_text(json.dumps(results))
+    return folder
+
+
+def test_the_report_leads_with_the_runs_optimised_metric(fake_sweep: Path, tmp_path: Path) -> None:
+    report = build_report(_optimising(fake_sweep, tmp_path / "sweep", "map@100"), tmp_path / "out")
+    overall = (report.out_dir / "overall.md").read_text()
+    header = next(line for line in overall.splitlines() if line.startswith("| pair"))
+    assert header.split(" | ")[4:7] == ["MAP@100", "MAP@100 (domain mean)", "nDCG@10"]
+    assert "on per-query MAP@100" in overall
+    assert "## MAP@100 per domain" in (report.out_dir / "per_domain.md").read_text()
+    assert "Significance of MAP@100 differences" in (report.out_dir / "significance.md").read_text()
+    assert "map@100_a" in pd.read_csv(report.out_dir / "significance.csv").columns
+    assert {p.name.split("__")[0] for p in (report.out_dir / "plots").glob("*.png")} == {
+        "map_vs_ratio",
+        "era_gain_heatmap",
+        "domains",
+    }
+
+
+def test_runs_optimising_different_metrics_need_an_explicit_metric(
+    fake_sweep: Path, tmp_path: Path, capsys
+) -> None:
+    sweep = _optimising(fake_sweep, tmp_path / "sweep", "mrr@100", only="0")
+    assert main([str(sweep), "--out", str(tmp_path / "out")]) == 2
+    assert (
+        "optimise different metrics (mrr@100, ndcg@10): choose one with --metric" in capsys.readouterr().err
+    )
+    assert main([str(sweep), "--out", str(tmp_path / "out"), "--metric", "recall@100"]) == 0
+    assert "Significance of R@100 differences" in (tmp_path / "out" / "significance.md").read_text()
+    assert main([str(sweep), "--out", str(tmp_path / "out"), "--metric", "ndcg@5"]) == 2
+    assert "ndcg@5 was not computed by" in capsys.readouterr().err

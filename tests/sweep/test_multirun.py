@@ -134,3 +134,37 @@ def test_parallel_wandb_offline_logs_one_run_per_job(
         assert list(run_dir.glob("files/media/table/per_task_*.table.json"))
         assert all(field in record for field in (b"align_only", b"sweep", b"overall/ndcg@10"))
     assert sum(b"align/train_loss" in record for record in records) == 1
+
+
+def test_encode_shards_together_fill_the_cache_once(tiny_task: list[str], tmp_path: Path) -> None:
+    grid = [*tiny_task, "method=zero_shot,era", "train_ratio=0.2"]
+    parts = []
+    for index in range(2):
+        summary = tmp_path / f"shard-{index}.json"
+        assert encode.main([*grid, "--shard", f"{index}/2", "--summary", str(summary)]) == 0
+        parts.append(json.loads(summary.read_text()))
+    assert sum(part["encoded"] for part in parts) == sum(part["shard"]["texts"] for part in parts)
+    assert sum(part["encoded"] for part in parts) == parts[0]["needed"] > 0
+    rerun = tmp_path / "rerun.json"
+    assert encode.main([*grid, "--summary", str(rerun)]) == 0
+    assert json.loads(rerun.read_text())["encoded"] == 0
+
+
+def test_unknown_encode_setting_fails_with_the_known_keys(tiny_task: list[str]) -> None:
+    with pytest.raises(SystemExit, match=r"known keys: encode\.accelerator"):
+        encode.main([*tiny_task, "encode.device=2"])
+    with pytest.raises(SystemExit, match="known: default"):
+        encode.main([*tiny_task, "encode=nope"])
+
+
+@pytest.mark.slow
+def test_encode_as_a_job_array_through_the_launcher(tiny_task: list[str], tmp_path: Path) -> None:
+    """``hydra/launcher=basic`` runs the array's jobs one after another; slurm submits the same jobs."""
+    grid = [*tiny_task, "method=zero_shot,era", "train_ratio=0.2"]
+    summary = tmp_path / "array.json"
+    sweep = f"hydra.sweep.dir={tmp_path / 'array'}"
+    argv = [*grid, "hydra/launcher=basic", sweep, "encode.array_jobs=2", "--summary", str(summary)]
+    assert encode.main(argv) == 0
+    result = json.loads(summary.read_text())
+    assert len(result["jobs"]) == 2 and result["encoded"] == result["needed"] > 0
+    assert sorted(job["index"] for job in result["jobs"]) == [0, 1]

@@ -30,6 +30,7 @@ def computed(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
             "overall": {"ndcg@10": 0.5},
             "per_task": {"t": {"ndcg@10": 0.5, "domain": "Code"}},
             "per_domain": {"Code": {"ndcg@10": 0.5, "num_tasks": 1}},
+            "validation": {"overall": {"ndcg@10": 0.4}},
         }
         write_results(out_dir, results)
         return results

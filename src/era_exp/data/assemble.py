@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable, Container, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from era_exp.data.errors import DataError
@@ -54,6 +54,39 @@ def check_multi_split(multi_split: str) -> None:
         raise DataError(f"multi_split must be one of {list(MULTI_SPLIT_MODES)}, got {multi_split!r}")
 
 
+# What non-strict reading does to each kind of bad row; the keys are the counts' names.
+LENIENT_KINDS = {
+    "duplicate_doc_ids": "documents repeating an earlier id (later rows dropped)",
+    "empty_docs": "documents with empty text (dropped)",
+    "duplicate_query_ids": "queries repeating an earlier qid (later rows dropped)",
+    "empty_queries": "queries with empty text (dropped)",
+    "null_instructions": "queries with a null instruction (read as no instruction)",
+    "duplicate_labels": "labels naming a document twice in one query (merged, the later score wins)",
+    "negative_labels": "labels with a negative score (dropped)",
+    "unknown_label_docs": "labels naming a document not in the corpus (dropped)",
+    "unlabelled_after_drops": "queries left with no label by those drops (dropped)",
+}
+_HINT = "strict=False drops or merges such rows with a count"
+
+
+class Leniency:
+    """Reading one unit: strict raises on a bad row; otherwise it is dropped or merged, counted."""
+
+    def __init__(self, strict: bool) -> None:
+        self.strict = strict
+        self.counts: dict[str, int] = {}
+
+    def tolerate(self, kind: str, message: str) -> None:
+        """Raise DataError(``message``) when strict; otherwise count one ``kind``."""
+        if self.strict:
+            raise DataError(f"{message} ({_HINT})")
+        self.count(kind)
+
+    def count(self, kind: str) -> None:
+        """Count one ``kind`` (a consequence of earlier drops, never an error of its own)."""
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+
+
 def _row_id(value: Any, where: str, field: str) -> str:
     """A row or label id: a non-empty string, or an integer (MAIR's hub stores some ids as numbers)."""
     if isinstance(value, str) and value:
@@ -63,14 +96,13 @@ def _row_id(value: Any, where: str, field: str) -> str:
     raise DataError(f"{where}: field {field!r} must be a non-empty string, got {value!r}")
 
 
-def _text(row: dict, field: str, where: str, allow_empty: bool = False) -> str:
+def _text(row: dict, field: str, where: str) -> str:
+    """A text field that must be a string (emptiness is checked by the caller)."""
     if field not in row:
         raise DataError(f"{where}: missing field {field!r}")
     value = row[field]
     if not isinstance(value, str):
         raise DataError(f"{where}: field {field!r} must be a string, got {type(value).__name__}")
-    if not allow_empty and not value.strip():
-        raise DataError(f"{where}: field {field!r} is empty")
     return value
 
 
@@ -88,8 +120,11 @@ def _object(row: Any, where: str) -> dict:
     return row
 
 
-def read_docs(source: str, rows: Rows, prefix: str = "") -> tuple[list[str], list[str]]:
-    """Doc ids and texts of ``{"id", "doc"}`` rows; ids unique, texts non-empty."""
+def read_docs(
+    source: str, rows: Rows, prefix: str = "", leniency: Leniency | None = None
+) -> tuple[list[str], list[str]]:
+    """Doc ids and texts of ``{"id", "doc"}`` rows; ids unique, texts non-empty (see :class:`Leniency`)."""
+    leniency = leniency or Leniency(strict=True)
     ids: list[str] = []
     texts: list[str] = []
     first_row: dict[str, int] = {}
@@ -99,17 +134,23 @@ def read_docs(source: str, rows: Rows, prefix: str = "") -> tuple[list[str], lis
         if "id" not in row:
             raise DataError(f"{where}: missing field 'id'")
         doc_id = prefix + _row_id(row["id"], where, "id")
+        text = _text(row, "doc", where)
         if doc_id in first_row:
-            raise DataError(f"{where}: duplicate doc id {doc_id!r} (first at line {first_row[doc_id]})")
+            message = f"{where}: duplicate doc id {doc_id!r} (first at line {first_row[doc_id]})"
+            leniency.tolerate("duplicate_doc_ids", message)
+            continue
+        if not text.strip():
+            leniency.tolerate("empty_docs", f"{where}: field 'doc' is empty")
+            continue
         first_row[doc_id] = row_number
         ids.append(doc_id)
-        texts.append(_text(row, "doc", where))
+        texts.append(text)
     if not ids:
         raise DataError(f"{source}: no documents")
     return ids, texts
 
 
-def _labels(row: dict, where: str, prefix: str) -> dict[str, int]:
+def _labels(row: dict, where: str, prefix: str, leniency: Leniency) -> dict[str, int]:
     if "labels" not in row:
         raise DataError(f"{where}: missing field 'labels'")
     raw = row["labels"]
@@ -120,30 +161,33 @@ def _labels(row: dict, where: str, prefix: str) -> dict[str, int]:
         if not isinstance(item, dict) or "id" not in item or "score" not in item:
             raise DataError(f"{where}: field 'labels' entries must be {{id, score}} objects, got {item!r}")
         doc_id = prefix + _row_id(item["id"], where, "labels.id")
+        score = _score(item["score"], where)
+        if score < 0:
+            leniency.tolerate(
+                "negative_labels", f"{where}: field 'labels' gives doc {doc_id!r} a negative score {score}"
+            )
+            continue
         if doc_id in labels:
-            raise DataError(f"{where}: field 'labels' names doc {doc_id!r} twice")
-        labels[doc_id] = _score(item["score"], where)
+            leniency.tolerate("duplicate_labels", f"{where}: field 'labels' names doc {doc_id!r} twice")
+        labels[doc_id] = score
     return labels
 
 
-@dataclass
-class QueryRead:
-    """Queries of one split and what non-strict reading dropped."""
-
-    queries: list[Query]
-    dropped_labels: int = 0
-    dropped_queries: int = 0
-
-
 def read_queries(
-    source: str, rows: Rows, doc_ids: Container[str], doc_source: str, strict: bool = True, prefix: str = ""
-) -> QueryRead:
+    source: str,
+    rows: Rows,
+    doc_ids: Container[str],
+    doc_source: str,
+    leniency: Leniency | None = None,
+    prefix: str = "",
+) -> list[Query]:
     """Queries of ``{"qid", "instruction", "query", "labels"}`` rows, checked against ``doc_ids``.
 
-    A label naming an unknown document is an error when ``strict``; otherwise it is dropped, and so is a
-    query left with no label by that (queries given without labels are kept: they are unlabelled).
+    Bad rows raise, or under a non-strict :class:`Leniency` are dropped or merged with a count. A query
+    left with no label by dropping is dropped too; queries given without labels are kept (unlabelled).
     """
-    read = QueryRead(queries=[])
+    leniency = leniency or Leniency(strict=True)
+    queries: list[Query] = []
     first_row: dict[str, int] = {}
     for row_number, raw in rows:
         where = f"{source}:{row_number}"
@@ -152,73 +196,109 @@ def read_queries(
             raise DataError(f"{where}: missing field 'qid'")
         qid = prefix + _row_id(row["qid"], where, "qid")
         if qid in first_row:
-            raise DataError(f"{where}: duplicate query id {qid!r} (first at line {first_row[qid]})")
-        first_row[qid] = row_number
-        instruction = _text(row, "instruction", where, allow_empty=True)
+            message = f"{where}: duplicate query id {qid!r} (first at line {first_row[qid]})"
+            leniency.tolerate("duplicate_query_ids", message)
+            continue
+        if row.get("instruction", "") is None:
+            leniency.tolerate("null_instructions", f"{where}: field 'instruction' must be a string, got null")
+            instruction = ""
+        else:
+            instruction = _text(row, "instruction", where)
         text = _text(row, "query", where)
-        labels = _labels(row, where, prefix)
-        unknown = [doc_id for doc_id in labels if doc_id not in doc_ids]
-        if unknown and strict:
-            raise DataError(
-                f"{where}: field 'labels' names doc {unknown[0][len(prefix) :]!r}, "
-                f"which is not in {doc_source} (strict=False drops such labels)"
+        if not text.strip():
+            leniency.tolerate("empty_queries", f"{where}: field 'query' is empty")
+            continue
+        had_labels = bool(row.get("labels"))
+        labels = _labels(row, where, prefix, leniency)
+        for doc_id in [doc_id for doc_id in labels if doc_id not in doc_ids]:
+            leniency.tolerate(
+                "unknown_label_docs",
+                f"{where}: field 'labels' names doc {doc_id[len(prefix) :]!r}, which is not in {doc_source}",
             )
-        if unknown:
-            read.dropped_labels += len(unknown)
-            had_labels = bool(labels)
-            labels = {doc_id: score for doc_id, score in labels.items() if doc_id in doc_ids}
-            if had_labels and not labels:
-                read.dropped_queries += 1
-                continue
-        read.queries.append(Query(qid=qid, instruction=instruction, text=text, labels=labels))
-    return read
+            del labels[doc_id]
+        if had_labels and not labels:
+            leniency.count("unlabelled_after_drops")
+            continue
+        first_row[qid] = row_number
+        queries.append(Query(qid=qid, instruction=instruction, text=text, labels=labels))
+    return queries
 
 
-def _task(name: str, task: str, domain: str, read: QueryRead, corpus: Corpus, source: str) -> Task:
-    if read.dropped_labels:
-        logger.warning(
-            "%s: dropped %d labels naming unknown documents and %d queries left without a label",
-            name,
-            read.dropped_labels,
-            read.dropped_queries,
-        )
-    built = Task(name=name, task=task, domain=domain, queries=tuple(read.queries), corpus=corpus)
+def _task(name: str, task: str, domain: str, queries: list[Query], corpus: Corpus, source: str) -> Task:
+    built = Task(name=name, task=task, domain=domain, queries=tuple(queries), corpus=corpus)
     if not built.labelled_queries:
         raise DataError(f"{source}: task {name!r} has no query with a relevant (score > 0) label")
     return built
 
 
+@dataclass
+class LoadReport:
+    """What one load did besides reading: rows dropped or merged per unit and kind (non-strict only)."""
+
+    lenient: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def record(self, unit: str, leniency: Leniency) -> None:
+        """Keep and log the non-zero counts of ``unit``."""
+        counts = {kind: n for kind, n in leniency.counts.items() if n}
+        if not counts:
+            return
+        merged = self.lenient.setdefault(unit, {})
+        for kind, n in counts.items():
+            merged[kind] = merged.get(kind, 0) + n
+        logger.warning(
+            "%s: strict=False dropped or merged %s",
+            unit,
+            "; ".join(f"{n} {LENIENT_KINDS[kind]}" for kind, n in sorted(counts.items())),
+        )
+
+    def totals(self) -> dict[str, int]:
+        """Counts per kind over every unit."""
+        totals: dict[str, int] = {}
+        for counts in self.lenient.values():
+            for kind, n in counts.items():
+                totals[kind] = totals.get(kind, 0) + n
+        return dict(sorted(totals.items()))
+
+
 def assemble_tasks(
-    task: str, domain: str, parts: Sequence[Part], strict: bool, multi_split: str, pool: CorpusPool
+    task: str,
+    domain: str,
+    parts: Sequence[Part],
+    strict: bool,
+    multi_split: str,
+    pool: CorpusPool,
+    report: LoadReport | None = None,
 ) -> list[Task]:
-    """Tasks of one MAIR task: one per part (``Task/sub``) or, merged, one with ``sub/``-prefixed ids."""
+    """Tasks of one MAIR task: one per part (``Task/sub``) or, merged, one with ``sub/``-prefixed ids.
+
+    ``report`` collects what non-strict reading dropped or merged, per unit.
+    """
     check_multi_split(multi_split)
+    report = report if report is not None else LoadReport()
     group = corpus_group(task)
-    if len(parts) == 1 and parts[0].sub is None:
-        part = parts[0]
-        ids, texts = read_docs(part.doc_source, part.doc_rows())
-        corpus = pool.get(group, ids, texts)
-        read = read_queries(part.query_source, part.query_rows(), corpus, part.doc_source, strict)
-        return [_task(task, task, domain, read, corpus, part.query_source)]
-    if multi_split == "per_split":
+    single = len(parts) == 1 and parts[0].sub is None
+    if single or multi_split == "per_split":
         tasks = []
         for part in parts:
-            ids, texts = read_docs(part.doc_source, part.doc_rows())
+            name = task if single else f"{task}/{part.sub}"
+            leniency = Leniency(strict)
+            ids, texts = read_docs(part.doc_source, part.doc_rows(), leniency=leniency)
             corpus = pool.get(group, ids, texts)
-            read = read_queries(part.query_source, part.query_rows(), corpus, part.doc_source, strict)
-            tasks.append(_task(f"{task}/{part.sub}", task, domain, read, corpus, part.query_source))
+            queries = read_queries(part.query_source, part.query_rows(), corpus, part.doc_source, leniency)
+            report.record(name, leniency)
+            tasks.append(_task(name, task, domain, queries, corpus, part.query_source))
         return tasks
     all_ids: list[str] = []
     all_texts: list[str] = []
-    merged = QueryRead(queries=[])
+    merged: list[Query] = []
+    leniency = Leniency(strict)
     for part in parts:
         prefix = f"{part.sub}/"
-        ids, texts = read_docs(part.doc_source, part.doc_rows(), prefix)
-        read = read_queries(part.query_source, part.query_rows(), set(ids), part.doc_source, strict, prefix)
+        ids, texts = read_docs(part.doc_source, part.doc_rows(), prefix, leniency)
+        rows = part.query_rows()
+        merged += read_queries(part.query_source, rows, set(ids), part.doc_source, leniency, prefix)
         all_ids += ids
         all_texts += texts
-        merged.queries += read.queries
-        merged.dropped_labels += read.dropped_labels
-        merged.dropped_queries += read.dropped_queries
+    report.record(task, leniency)
     corpus = pool.get(group, all_ids, all_texts)
     return [_task(task, task, domain, merged, corpus, parts[0].query_source)]

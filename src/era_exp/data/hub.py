@@ -1,48 +1,150 @@
-"""Load MAIR tasks from the Hugging Face hub (``MAIR-Bench/MAIR-Queries``, ``MAIR-Bench/MAIR-Docs``).
+"""Load MAIR tasks with ``datasets.load_dataset`` from the hub or from a local mirror of its two repos.
 
-Each task is one dataset config. A task's query split ``queries`` pairs with doc split ``docs``; a
-multi-split task has ``<sub>_queries`` / ``<sub>_docs`` pairs, which become sub-splits exactly as
-sub-folders do for the local loader.
+Each task is one dataset config of ``MAIR-Bench/MAIR-Queries`` and ``MAIR-Bench/MAIR-Docs``. A task's
+query split ``queries`` pairs with doc split ``docs``; a multi-split task has ``<sub>_queries`` /
+``<sub>_docs`` pairs, which become sub-splits exactly as sub-folders do for the local loader.
+
+``queries`` / ``docs`` name a hub dataset id or a local folder holding a copy of that repo (a
+``README.md`` whose ``configs:`` name the per-task files, as ``huggingface-cli download --local-dir``
+writes it); both go through the same ``load_dataset`` call. Offline (``HF_HUB_OFFLINE=1``),
+``datasets`` reads its own cache and only a task missing from it fails.
 """
 
 from __future__ import annotations
 
+import logging
 import os
-import socket
+import re
 from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-from era_exp.data.assemble import CorpusPool, Part, Rows, assemble_tasks, check_multi_split
+from era_exp.data.assemble import CorpusPool, LoadReport, Part, Rows, assemble_tasks, check_multi_split
 from era_exp.data.errors import DataError
 from era_exp.data.registry import MAIR_TASKS, check_domains, check_task_names, domain_of
 from era_exp.data.schema import Task
+
+log = logging.getLogger(__name__)
 
 QUERIES_REPO = "MAIR-Bench/MAIR-Queries"
 DOCS_REPO = "MAIR-Bench/MAIR-Docs"
 OFFLINE_VARS = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
 _TRUE = {"1", "true", "yes", "on"}
+_COMMIT = re.compile(r"[0-9a-f]{40}")
+# Where `huggingface-cli download --local-dir` records the commit each file came from.
+_DOWNLOAD_METADATA = Path(".cache", "huggingface", "download")
 
 
-def ensure_hub_reachable(timeout: float = 3.0) -> None:
-    """Fail fast with DataError when offline mode is set or the hub does not answer within ``timeout``."""
+def offline_mode() -> str | None:
+    """The variable that puts the hub offline (``HF_HUB_OFFLINE=1``), or None when online."""
     for var in OFFLINE_VARS:
-        value = os.environ.get(var, "")
-        if value.strip().lower() in _TRUE:
-            raise DataError(
-                f"the hub data source needs network access, but {var}={value} is set; unset it, "
-                "or use MAIR-format files on disk with the local source (data=local data.root=<folder>)"
-            )
-    endpoint = urlsplit(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
-    host = endpoint.hostname or "huggingface.co"
-    port = endpoint.port or (80 if endpoint.scheme == "http" else 443)
+        if os.environ.get(var, "").strip().lower() in _TRUE:
+            return f"{var}={os.environ[var]}"
+    return None
+
+
+def is_local(location: str) -> bool:
+    """Whether ``location`` is a folder on disk (a mirror) rather than a hub dataset id."""
+    return Path(location).expanduser().is_dir()
+
+
+def is_commit(revision: str | None) -> bool:
+    """Whether ``revision`` is a full commit hash (which names one content for good)."""
+    return revision is not None and bool(_COMMIT.fullmatch(revision))
+
+
+def mirror_commit(folder: str | Path) -> str | None:
+    """The commit a ``huggingface-cli download --local-dir`` mirror was taken at, if it recorded one."""
+    metadata = Path(folder).expanduser() / _DOWNLOAD_METADATA / "README.md.metadata"
     try:
-        socket.create_connection((host, port), timeout=timeout).close()
-    except OSError as err:
+        first = metadata.read_text(encoding="utf-8").splitlines()[0].strip()
+    except (OSError, IndexError):
+        return None
+    return first if is_commit(first) else None
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """One repo's ``DatasetDict`` for one task, with the revision that was actually read."""
+
+    location: str
+    splits: Any
+    revision: str | None
+
+
+def _check_mirror_revision(folder: str, revision: str | None, task: str) -> str | None:
+    """The mirror's recorded commit; a pinned ``revision`` must match it."""
+    recorded = mirror_commit(folder)
+    if revision is None or recorded == revision:
+        return recorded
+    if recorded is None:
         raise DataError(
-            f"cannot reach {host}:{port} within {timeout:g} s ({err}); the hub data source needs network "
-            "access; use MAIR-format files on disk with the local source (data=local data.root=<folder>)"
-        ) from None
+            f"{folder}: task {task!r}: revision {revision!r} is pinned, but this local folder records no "
+            "revision (no .cache/huggingface/download metadata); set the revision to null to read it as is"
+        )
+    raise DataError(
+        f"{folder}: task {task!r}: the folder is a copy of revision {recorded}, but revision {revision!r} is "
+        "pinned; download the pinned revision or set the revision to null"
+    )
+
+
+def _resolved_from_cache(splits: Any) -> str | None:
+    """The commit ``datasets`` read a hub dataset at: its cache folder is ``<config>/<version>/<commit>``."""
+    for dataset in splits.values():
+        for cache_file in dataset.cache_files:
+            name = Path(cache_file["filename"]).parent.name
+            if is_commit(name):
+                return name
+    return None
+
+
+def load_repo(location: str, task: str, revision: str | None, cache_dir: str | None) -> Loaded:
+    """``load_dataset(location, task)`` with errors that name the task and say what to do.
+
+    Connection failures are the ones ``datasets`` reports (``ConnectionError``) or the transport
+    errors of the HTTP client beneath it, so proxies and endpoints are honoured as configured.
+    """
+    from datasets import load_dataset
+    from httpx import TransportError
+
+    local = is_local(location)
+    recorded = _check_mirror_revision(location, revision, task) if local else None
+    offline = offline_mode()
+    try:
+        splits = load_dataset(
+            str(Path(location).expanduser()) if local else location,
+            task,
+            revision=None if local else revision,
+            cache_dir=cache_dir,
+        )
+    except (OSError, TransportError, ValueError) as err:
+        reason = f"{type(err).__name__}: {err}"
+        if offline and not local:
+            raise DataError(
+                f"{location}[{task}]: task {task!r} is not in the datasets cache"
+                f"{f' ({cache_dir})' if cache_dir else ''} and {offline} is set ({reason}); run once online "
+                "to fill the cache, or point data.queries / data.docs at a local mirror"
+            ) from None
+        if isinstance(err, ConnectionError | TimeoutError | TransportError):
+            raise DataError(
+                f"{location}[{task}]: cannot reach the hub for task {task!r} ({reason}); check the network "
+                "or proxy settings, set HF_HUB_OFFLINE=1 to read the datasets cache, or point data.queries / "
+                "data.docs at a local mirror"
+            ) from None
+        message = f"{location}[{task}]: cannot load task {task!r} at revision {revision!r} ({reason})"
+        raise DataError(message) from None
+    if local:
+        return Loaded(location, splits, recorded)
+    resolved = _resolved_from_cache(splits)
+    if is_commit(revision) and resolved is not None and resolved != revision:
+        raise DataError(
+            f"{location}[{task}]: the datasets cache holds revision {resolved}, but revision {revision} is "
+            f"pinned{f' and {offline} is set' if offline else ''}; go online once to fetch the pinned "
+            "revision, or set the revision to null to use the cached one"
+        )
+    return Loaded(location, splits, resolved or revision)
 
 
 def _rows(dataset: Any, batch_size: int = 10_000) -> Rows:
@@ -55,10 +157,10 @@ def _rows(dataset: Any, batch_size: int = 10_000) -> Rows:
             yield number, dict(zip(columns, values, strict=True))
 
 
-def _parts(task: str, queries: Any, docs: Any) -> list[Part]:
-    """Pair query and doc splits the way MAIR's evaluator does."""
-    source_q, source_d = f"{QUERIES_REPO}[{task}]", f"{DOCS_REPO}[{task}]"
-    splits = sorted(queries)
+def _parts(task: str, queries: Loaded, docs: Loaded) -> list[Part]:
+    """Pair query and doc splits the way MAIR's evaluator does; sub-splits in sorted name order."""
+    source_q, source_d = f"{queries.location}[{task}]", f"{docs.location}[{task}]"
+    splits = sorted(queries.splits)
     if splits == ["queries"]:
         pairs = [(None, "queries", "docs")]
     else:
@@ -68,20 +170,39 @@ def _parts(task: str, queries: Any, docs: Any) -> list[Part]:
         pairs = [(s.removesuffix("_queries"), s, s.removesuffix("_queries") + "_docs") for s in splits]
     parts = []
     for sub, q_split, d_split in pairs:
-        if d_split not in docs:
+        if d_split not in docs.splits:
             raise DataError(
-                f"{source_d}: no split {d_split!r} for query split {q_split!r} (has {sorted(docs)})"
+                f"{source_d}: no split {d_split!r} for query split {q_split!r} (has {sorted(docs.splits)})"
             )
         parts.append(
             Part(
                 sub=sub,
                 query_source=f"{source_q}/{q_split}",
-                query_rows=lambda ds=queries[q_split]: _rows(ds),
+                query_rows=lambda ds=queries.splits[q_split]: _rows(ds),
                 doc_source=f"{source_d}/{d_split}",
-                doc_rows=lambda ds=docs[d_split]: _rows(ds),
+                doc_rows=lambda ds=docs.splits[d_split]: _rows(ds),
             )
         )
     return parts
+
+
+def select_hub_tasks(
+    names: str | Iterable[str] | None = None, domains: str | Iterable[str] | None = None
+) -> list[str]:
+    """MAIR task names chosen by ``names`` and/or ``domains`` (all 126 by default), checked, never empty."""
+    chosen = (
+        list(MAIR_TASKS) if names is None else check_task_names([names] if isinstance(names, str) else names)
+    )
+    wanted = None if domains is None else check_domains([domains] if isinstance(domains, str) else domains)
+    if wanted is not None:
+        chosen = [task for task in chosen if MAIR_TASKS[task] in wanted]
+    if not chosen:
+        given = None if names is None else list([names] if isinstance(names, str) else names)
+        raise DataError(
+            f"the task selection matched no MAIR task (tasks={given}, domains={wanted}); name tasks in "
+            "data.tasks, or leave it null for every task of the selected domains"
+        )
+    return chosen
 
 
 def load_hub_tasks(
@@ -90,28 +211,112 @@ def load_hub_tasks(
     strict: bool = True,
     multi_split: str = "per_split",
     cache_dir: str | None = None,
-    revision: str | None = None,
+    *,
+    queries: str = QUERIES_REPO,
+    docs: str = DOCS_REPO,
+    queries_revision: str | None = None,
+    docs_revision: str | None = None,
+    report: LoadReport | None = None,
+    revisions: dict[str, dict[str, str | None]] | None = None,
 ) -> list[Task]:
-    """Validated MAIR tasks from the hub, chosen by ``names`` and/or ``domains`` (all 126 by default).
+    """Validated MAIR tasks, chosen by ``names`` and/or ``domains`` (all 126 by default).
 
-    Names and domains are checked and the hub's reachability tested before ``datasets`` is touched, so
-    a typo or a missing network fails within seconds. Validation and multi-split handling are those of
-    the local loader.
+    Names and domains are checked before ``datasets`` is touched, so a typo fails within seconds.
+    Validation and multi-split handling are those of the local loader. ``revisions`` receives, per
+    task, the revision of each repo that was read (``{"queries": ..., "docs": ...}``).
     """
     check_multi_split(multi_split)
-    chosen = (
-        list(MAIR_TASKS) if names is None else check_task_names([names] if isinstance(names, str) else names)
-    )
-    if domains is not None:
-        wanted = set(check_domains([domains] if isinstance(domains, str) else domains))
-        chosen = [task for task in chosen if MAIR_TASKS[task] in wanted]
-    ensure_hub_reachable()
-    from datasets import load_dataset
-
+    chosen = select_hub_tasks(names, domains)
     pool = CorpusPool()
     tasks: list[Task] = []
     for task in chosen:
-        queries = load_dataset(QUERIES_REPO, task, cache_dir=cache_dir, revision=revision)
-        docs = load_dataset(DOCS_REPO, task, cache_dir=cache_dir, revision=revision)
-        tasks += assemble_tasks(task, domain_of(task), _parts(task, queries, docs), strict, multi_split, pool)
+        loaded_q = load_repo(queries, task, queries_revision, cache_dir)
+        loaded_d = load_repo(docs, task, docs_revision, cache_dir)
+        if revisions is not None:
+            revisions[task] = {"queries": loaded_q.revision, "docs": loaded_d.revision}
+        parts = _parts(task, loaded_q, loaded_d)
+        tasks += assemble_tasks(task, domain_of(task), parts, strict, multi_split, pool, report)
     return tasks
+
+
+def _front_matter(readme: Path) -> dict:
+    """The YAML block at the top of a dataset card (empty when there is none), parsed once per version."""
+    stat = readme.stat()
+    return _parsed_front_matter(str(readme), stat.st_size, stat.st_mtime_ns)
+
+
+@cache
+def _parsed_front_matter(readme: str, size: int, mtime_ns: int) -> dict:
+    """``size`` and ``mtime_ns`` key the cache, so an edited card is parsed again."""
+    import yaml
+
+    text = Path(readme).read_text(encoding="utf-8")
+    if not text.startswith("---"):
+        return {}
+    block = text.split("---", 2)
+    try:
+        meta = yaml.safe_load(block[1]) if len(block) == 3 else None
+    except yaml.YAMLError as err:
+        raise DataError(f"{readme}: malformed YAML header: {err}") from None
+    return meta if isinstance(meta, dict) else {}
+
+
+def _patterns(data_files: Any) -> list[str]:
+    """File patterns of one ``configs:`` entry's ``data_files`` (a string, a list, or split/path items)."""
+    if isinstance(data_files, str):
+        return [data_files]
+    patterns: list[str] = []
+    for item in data_files or []:
+        if isinstance(item, str):
+            patterns.append(item)
+        elif isinstance(item, dict):
+            path = item.get("path", [])
+            patterns += [path] if isinstance(path, str) else list(path)
+    return patterns
+
+
+def mirror_task_files(folder: str | Path, task: str) -> list[tuple[str, Path]]:
+    """The files a mirror's ``README.md`` names for config ``task``, relative to the folder, sorted."""
+    root = Path(folder).expanduser()
+    readme = root / "README.md"
+    if not readme.is_file():
+        raise DataError(f"{root}: no README.md; a mirror of a dataset repo needs its card with 'configs:'")
+    for entry in _front_matter(readme).get("configs") or []:
+        if isinstance(entry, dict) and entry.get("config_name") == task:
+            files = {path for pattern in _patterns(entry.get("data_files")) for path in root.glob(pattern)}
+            named = sorted((path.relative_to(root).as_posix(), path) for path in files if path.is_file())
+            return [("README.md", readme), *named]
+    raise DataError(f"{readme}: no config {task!r} under 'configs:'")
+
+
+_REMOTE_COMMITS: dict[tuple[str, str], str] = {}
+
+
+def resolve_revision(location: str, task: str, revision: str | None, cache_dir: str | None) -> str | None:
+    """The commit a hub dataset would be read at, without reading it (None when it cannot be told).
+
+    A full commit hash is itself. Offline, it is the newest commit of the task in the datasets cache
+    (the one ``datasets`` reads); online, the hub's answer for the branch or tag.
+    """
+    if is_commit(revision):
+        return revision
+    if offline_mode():
+        from datasets import config
+        from datasets.naming import camelcase_to_snakecase
+
+        namespace, _, name = location.rpartition("/")  # datasets' cache folder: <namespace>___<snake_name>
+        snake = camelcase_to_snakecase(name)
+        folder = f"{namespace}___{snake}" if namespace else snake
+        base = Path(cache_dir or config.HF_DATASETS_CACHE).expanduser() / folder / task
+        cached = [path for path in base.glob("*/*") if path.is_dir() and is_commit(path.name)]
+        return max(cached, key=lambda path: path.stat().st_mtime).name if cached else None
+    key = (location, revision or "main")
+    if key not in _REMOTE_COMMITS:
+        from huggingface_hub import HfApi
+
+        try:
+            _REMOTE_COMMITS[key] = HfApi().dataset_info(location, revision=revision).sha
+        except Exception as err:  # any failure to ask leaves it unresolved; loading then says why
+            log.warning("%s: revision %r unresolved (%s: %s)", location, revision, type(err).__name__, err)
+            return None
+    return _REMOTE_COMMITS[key]

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from era_exp.data.assemble import CorpusPool, Part, assemble_tasks, check_multi_split
+from era_exp.data.assemble import CorpusPool, LoadReport, Part, assemble_tasks, check_multi_split
 from era_exp.data.errors import DataError, UnknownTaskError
 from era_exp.data.registry import DOMAINS, MAIR_TASKS, check_domains, suggest
 from era_exp.data.schema import Task
@@ -117,6 +117,11 @@ def _select(
             )
         if domains is None or domain in domains:
             selected.append((name, domain))
+    if not selected:
+        raise DataError(
+            f"{root}: the task selection matched no task (tasks={names}, domains={domains}; "
+            f"task folders here: {sorted(folders)})"
+        )
     return selected
 
 
@@ -139,32 +144,47 @@ def _parts(folder: Path, subs: list[str] | None) -> list[Part]:
     return parts
 
 
-def load_local_tasks(
-    root: str | Path,
-    names: str | Iterable[str] | None = None,
-    domains: str | Iterable[str] | None = None,
-    strict: bool = True,
-    multi_split: str = "per_split",
-) -> list[Task]:
-    """Validated tasks from ``root``, chosen by ``names`` and/or ``domains`` (all task folders by default).
+def select_local_tasks(
+    root: str | Path, names: str | Iterable[str] | None = None, domains: str | Iterable[str] | None = None
+) -> list[tuple[str, str]]:
+    """``(task, domain)`` of the task folders under ``root`` chosen by ``names`` and/or ``domains``.
 
-    ``strict=False`` drops labels naming unknown documents (logged with a count) instead of failing.
-    Multi-split tasks give one Task per sub-split (``per_split``, MAIR's evaluator) or one Task with
-    ``sub/``-prefixed ids (``merged``, the ERA release). Identical corpora of one group are one object.
+    Reads folder names and ``tasks.json`` only; a selection that matches no task is an error.
     """
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root}: task data folder does not exist")
-    check_multi_split(multi_split)
     domain_list = _as_list(domains)
     if domain_list is not None:
         domain_list = check_domains(domain_list)
     folders = _task_folders(root)
     if not folders:
         raise DataError(f"{root}: no task folders (expected <Task>/{QUERIES_FILE} and <Task>/{DOCS_FILE})")
-    selected = _select(root, folders, _read_task_domains(root), _as_list(names), domain_list)
+    return _select(root, folders, _read_task_domains(root), _as_list(names), domain_list)
+
+
+def load_local_tasks(
+    root: str | Path,
+    names: str | Iterable[str] | None = None,
+    domains: str | Iterable[str] | None = None,
+    strict: bool = True,
+    multi_split: str = "per_split",
+    report: LoadReport | None = None,
+) -> list[Task]:
+    """Validated tasks from ``root``, chosen by ``names`` and/or ``domains`` (all task folders by default).
+
+    ``strict=False`` drops or merges bad rows (duplicates, empty texts, null instructions, negative or
+    dangling labels) with a count per kind, logged and kept in ``report``, instead of failing.
+    Multi-split tasks give one Task per sub-split (``per_split``, MAIR's evaluator) or one Task with
+    ``sub/``-prefixed ids (``merged``). Identical corpora of one group are one object.
+    """
+    check_multi_split(multi_split)
+    root = Path(root)
+    selected = select_local_tasks(root, names, domains)
+    folders = _task_folders(root)
     pool = CorpusPool()
     tasks: list[Task] = []
     for name, domain in selected:
-        tasks += assemble_tasks(name, domain, _parts(root / name, folders[name]), strict, multi_split, pool)
+        parts = _parts(root / name, folders[name])
+        tasks += assemble_tasks(name, domain, parts, strict, multi_split, pool, report)
     return tasks

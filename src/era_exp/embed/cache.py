@@ -1,12 +1,18 @@
 """A content-addressed, crash-safe, multi-process embedding cache.
 
-Layout: ``<root>/<identity>/shard-<uuid>.npy`` (float32 ``(rows, dim)``), ``shard-<uuid>.keys.npy``
-(``rows`` sha1 digests of the texts, dtype ``S20``) and ``shard-<uuid>.json``, the commit record written
-last and atomically (rows, dim, byte sizes and sha256 of both files). A shard without a valid record
-is ignored and, under the lock, deleted; a shard whose files disagree with its record is reported,
-deleted and its texts encoded again, never used. Misses are encoded in chunks, one committed shard
-per chunk, so an interrupted run resumes where it stopped. A file lock per identity makes concurrent
-processes encode each text once in total.
+Layout: ``<root>/<identity>/shard-<id>.npy`` (``(rows, dim)`` in the embedder's storage dtype:
+float32, float16, or bfloat16 kept as its raw 16 bits), ``shard-<id>.keys.npy`` (``rows`` sha1
+digests of the texts, dtype ``S20``) and ``shard-<id>.json``, the commit record written last and
+atomically (rows, dim, dtype, byte sizes and sha256 of both files). A shard without a valid record
+is ignored and later deleted; a shard whose files disagree with its record is reported, deleted and
+its texts encoded again, never used. The storage dtype is part of the identity, so dtypes never mix;
+readers always get float32.
+
+Misses are encoded in small chunks, each committed as its own shard as soon as it is encoded, so an
+interrupted run loses at most one chunk. A chunk holds at most ``chunk_size`` texts and is sized to
+take about ``commit_seconds`` at the rate measured on the chunks before it. Concurrent processes
+split the misses: each chunk is leased through :mod:`era_exp.embed.claims` before it is encoded, so
+every text is encoded once in total, and a dead worker's leases are taken over by the others.
 """
 
 from __future__ import annotations
@@ -15,29 +21,38 @@ import hashlib
 import io
 import json
 import logging
-import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
-from filelock import FileLock, Timeout
 from tqdm.auto import tqdm
 
+from era_exp import faults
 from era_exp.data.schema import Query
+from era_exp.embed.claims import KEY_DTYPE, Claim, ClaimBoard
 from era_exp.embed.progress import quiet
 from era_exp.io import atomic_write, atomic_write_json
 
 log = logging.getLogger(__name__)
 
 VERIFY_MODES = ("size", "hash")
-_KEY_DTYPE = np.dtype("S20")
+STORAGE_DTYPES = ("float32", "float16", "bfloat16")
+_ON_DISK = {"float32": np.dtype(np.float32), "float16": np.dtype(np.float16), "bfloat16": np.dtype(np.uint16)}
+_FIRST_CHUNK = 16  # texts in the first chunk, before any rate is known
+_CHARS_PER_TOKEN = 6  # a text costs at most this many characters per token of max_length
+_TEXT_COST = 64  # plus this much per text (special tokens, padding, per-row work), in characters
+_POLL_SECONDS = 0.5  # wait between looks while every missing text is claimed by another worker
 
 
 class Embedder(Protocol):
-    """What the cache needs from an embedder (``HFEmbedder`` is one)."""
+    """What the cache needs from an embedder (``HFEmbedder`` is one).
+
+    An embedder may also have ``cache_dtype`` (default float32) and ``max_length`` (used to cap
+    the cost of a text when sizing chunks).
+    """
 
     name: str
     identity: str
@@ -52,7 +67,13 @@ class Embedder(Protocol):
 
 @dataclass
 class CacheStats:
-    """Texts actually encoded vs served from disk (distinct texts), in total and per identity."""
+    """What this process's requests cost, in total and per identity.
+
+    ``encoded``: texts this process encoded (each distinct text at most once, since it is then on
+    disk). ``hits``: texts served from disk, counted per request: a text asked for in two requests
+    counts twice, a text repeated within one request once. Texts another process encoded while this
+    one waited count as hits.
+    """
 
     encoded: int = 0
     hits: int = 0
@@ -68,7 +89,23 @@ class CacheStats:
 
 def text_keys(texts: Sequence[str]) -> np.ndarray:
     """sha1 digests of the UTF-8 texts, as an ``S20`` array."""
-    return np.array([hashlib.sha1(t.encode("utf-8")).digest() for t in texts], dtype=_KEY_DTYPE)
+    return np.array([hashlib.sha1(t.encode("utf-8")).digest() for t in texts], dtype=KEY_DTYPE)
+
+
+def to_storage(vectors: np.ndarray, dtype: str) -> np.ndarray:
+    """float32 rows in the storage dtype (bfloat16: round to nearest even, kept as uint16 bits)."""
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    if dtype == "bfloat16":
+        bits = vectors.view(np.uint32)
+        return ((bits + (((bits >> 16) & 1) + 0x7FFF)) >> 16).astype(np.uint16)
+    return vectors.astype(_ON_DISK[dtype], copy=False)
+
+
+def from_storage(stored: np.ndarray, dtype: str) -> np.ndarray:
+    """Stored rows back to float32 (exact: every float16 and bfloat16 value is a float32)."""
+    if dtype == "bfloat16":
+        return (stored.astype(np.uint32) << 16).view(np.float32)
+    return np.asarray(stored, dtype=np.float32)
 
 
 def _npy_bytes(array: np.ndarray) -> bytes:
@@ -85,35 +122,23 @@ def _sha256(path: Path) -> str:
 @dataclass
 class _Shard:
     name: str
-    vectors: np.ndarray  # memory-mapped (rows, dim) float32
+    vectors: np.ndarray  # memory-mapped (rows, dim) in the storage dtype
     keys: np.ndarray  # (rows,) S20
 
 
 class _Store:
-    """The shards of one identity, and a sorted key index over them."""
+    """The shards of one identity, a sorted key index over them, and the claims on its misses."""
 
-    def __init__(self, folder: Path, dim: int, verify: str) -> None:
+    def __init__(self, folder: Path, dim: int, dtype: str, verify: str, board: ClaimBoard) -> None:
         self.folder = folder
         self.dim = dim
+        self.dtype = dtype
         self.verify = verify
+        self.board = board
         self.shards: list[_Shard] = []
         self.seen: set[str] = set()  # shard names loaded or rejected in this process
         self.rejected: set[str] = set()
         self._index: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-
-    @contextmanager
-    def lock(self) -> Iterator[None]:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(self.folder / ".lock")
-        try:
-            lock.acquire(timeout=1)
-        except Timeout:
-            log.info("waiting for another process encoding into %s", self.folder)
-            lock.acquire()
-        try:
-            yield
-        finally:
-            lock.release()
 
     def _files(self, name: str) -> tuple[Path, Path, Path]:
         base = self.folder / name
@@ -125,6 +150,7 @@ class _Store:
         try:
             record = json.loads(record_path.read_text(encoding="utf-8"))
             rows, dim = int(record["rows"]), int(record["dim"])
+            dtype = record.get("dtype", "float32")
             files = {"vectors": vectors_path, "keys": keys_path}
             for part, path in files.items():
                 entry = record[part]
@@ -139,27 +165,37 @@ class _Store:
             keys = np.load(keys_path, allow_pickle=False)
         except (OSError, KeyError, TypeError, json.JSONDecodeError) as err:
             raise ValueError(f"unreadable shard record or file: {err}") from err
-        if dim != self.dim or vectors.shape != (rows, dim) or vectors.dtype != np.float32:
-            expected = f"({rows}, {self.dim}) float32"
-            raise ValueError(f"vectors are {vectors.shape} {vectors.dtype}, expected {expected}")
-        if keys.shape != (rows,) or keys.dtype != _KEY_DTYPE:
-            raise ValueError(f"keys {keys.shape} {keys.dtype}, expected ({rows},) {_KEY_DTYPE}")
+        expected = (rows, self.dim)
+        if dtype != self.dtype or dim != self.dim or vectors.shape != expected or vectors.dtype != self.disk:
+            raise ValueError(
+                f"vectors are {vectors.shape} {dtype} ({vectors.dtype}), expected {expected} {self.dtype}"
+            )
+        if keys.shape != (rows,) or keys.dtype != KEY_DTYPE:
+            raise ValueError(f"keys {keys.shape} {keys.dtype}, expected ({rows},) {KEY_DTYPE}")
         return _Shard(name, vectors, keys)
+
+    @property
+    def disk(self) -> np.dtype:
+        return _ON_DISK[self.dtype]
 
     def _remove(self, name: str) -> None:
         """Uncommit (record first) then delete a shard's files."""
         for path in reversed(self._files(name)):
             path.unlink(missing_ok=True)
 
-    def refresh(self, owner: bool) -> None:
-        """Load shards committed since the last look. ``owner`` (lock held) also deletes bad leftovers."""
+    def refresh(self, live: Sequence[Claim] | None = None) -> list[_Shard]:
+        """Load shards committed since the last look; return them.
+
+        With ``live`` (the claims still held, read under the claim lock) also delete bad shards and
+        leftovers of writers that died: files of an uncommitted shard no live claim is writing.
+        """
         if not self.folder.is_dir():
-            return
+            return []
         records = {p.name.removesuffix(".json") for p in self.folder.glob("shard-*.json")}
+        new = []
         for name in sorted(records - self.seen):
             try:
-                self.shards.append(self._load(name))
-                self._index = None
+                new.append(self._load(name))
             except ValueError as err:
                 log.warning(
                     "embedding cache shard %s/%s is corrupt (%s); its texts will be re-encoded",
@@ -169,21 +205,35 @@ class _Store:
                 )
                 self.rejected.add(name)
             self.seen.add(name)
-        if owner:
-            for name in sorted(self.rejected):
-                self._remove(name)
-            self.rejected.clear()
-            self.seen &= {s.name for s in self.shards}
-            for path in self.folder.iterdir():
-                stem = path.name.split(".")[0]
-                orphan = stem.startswith("shard-") and stem not in records
-                if orphan or (path.name.startswith(".shard-") and path.name.endswith(".tmp")):
-                    path.unlink(missing_ok=True)
+        if new:
+            self.shards += new
+            self._index = None
+        if live is not None:
+            self._clean(records, {claim.shard_name for claim in live})
+        return new
+
+    def _clean(self, records: set[str], writing: set[str]) -> None:
+        for name in sorted(self.rejected):
+            self._remove(name)
+        self.rejected.clear()
+        self.seen &= {s.name for s in self.shards}
+        for path in self.folder.iterdir():
+            name = path.name
+            if name.startswith(".shard-") and name.endswith(".tmp"):
+                stem = name[1:].split(".")[0]  # a temporary file of an atomic write
+            elif name.startswith("shard-"):
+                stem = name.split(".")[0]
+                if stem in records:
+                    continue
+            else:
+                continue
+            if stem not in writing:
+                path.unlink(missing_ok=True)
 
     def lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For each key, the shard number and row holding it (shard -1 when absent)."""
         if self._index is None:
-            all_keys = np.concatenate([s.keys for s in self.shards] or [np.empty(0, _KEY_DTYPE)])
+            all_keys = np.concatenate([s.keys for s in self.shards] or [np.empty(0, KEY_DTYPE)])
             owners = np.repeat(np.arange(len(self.shards)), [len(s.keys) for s in self.shards])
             rows = np.concatenate([np.arange(len(s.keys)) for s in self.shards] or [np.empty(0, np.int64)])
             order = np.argsort(all_keys, kind="stable")
@@ -199,22 +249,23 @@ class _Store:
         return shard, row
 
     def gather(self, shard: np.ndarray, rows: np.ndarray, out: np.ndarray) -> None:
-        """Copy the rows located by :meth:`lookup` into ``out`` (entries with shard -1 are left alone)."""
+        """Copy the rows located by :meth:`lookup` into float32 ``out``, reading only those rows."""
         for number in np.unique(shard[shard >= 0]):
             where = np.flatnonzero(shard == number)
             where = where[np.argsort(rows[where])]  # ascending reads from the memory map
-            out[where] = self.shards[number].vectors[rows[where]]
+            out[where] = from_storage(self.shards[number].vectors[rows[where]], self.dtype)
 
-    def commit(self, keys: np.ndarray, vectors: np.ndarray) -> None:
-        """Write one shard: data files first, then the record that makes it visible."""
-        name = f"shard-{uuid.uuid4().hex}"
+    def commit(self, name: str, keys: np.ndarray, vectors: np.ndarray) -> None:
+        """Write shard ``name``: data files first, then the record that makes it visible."""
         vectors_path, keys_path, record_path = self._files(name)
-        record: dict[str, object] = {"rows": len(keys), "dim": self.dim}
-        for part, path, array in (("vectors", vectors_path, vectors), ("keys", keys_path, keys)):
+        record: dict[str, object] = {"rows": len(keys), "dim": self.dim, "dtype": self.dtype}
+        stored = to_storage(vectors, self.dtype)
+        for part, path, array in (("vectors", vectors_path, stored), ("keys", keys_path, keys)):
             data = _npy_bytes(array)
-            atomic_write(path, lambda tmp, data=data: tmp.write_bytes(data))
+            atomic_write(path, lambda tmp, data=data: tmp.write_bytes(data), "embedding cache shard")
             record[part] = {"file": path.name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-        atomic_write_json(record_path, record)
+        atomic_write_json(record_path, record, "embedding cache shard record")
+        faults.hit("encode.commit")
         self.shards.append(_Shard(name, np.load(vectors_path, mmap_mode="r"), keys))
         self.seen.add(name)
         self._index = None
@@ -223,71 +274,169 @@ class _Store:
 class EmbeddingCache:
     """Embeddings on disk keyed by ``(embedder.identity, sha1(text))``.
 
+    ``chunk_size`` and ``commit_seconds`` bound the work a kill can lose (a chunk is committed when
+    it reaches either); ``stale_seconds`` is how old another host's lease heartbeat must be before
+    its texts are taken over (a dead process on this host is noticed at once).
     ``verify="hash"`` checks every shard's sha256 when first opened in a process (about a second
     per GB); ``"size"`` only checks byte sizes and array shapes, for very large caches.
     """
 
-    def __init__(self, root: str | Path, chunk_size: int = 2048, verify: str = "hash") -> None:
+    def __init__(
+        self,
+        root: str | Path,
+        chunk_size: int = 256,
+        commit_seconds: float = 30.0,
+        verify: str = "hash",
+        stale_seconds: float = 120.0,
+        heartbeat_seconds: float = 10.0,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
         if verify not in VERIFY_MODES:
             raise ValueError(f"unknown verify mode {verify!r}; known: {', '.join(VERIFY_MODES)}")
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+        if commit_seconds <= 0:
+            raise ValueError(f"commit_seconds must be > 0, got {commit_seconds}")
+        ClaimBoard(Path(root), stale_seconds, heartbeat_seconds)  # validates the lease timings
         self.root = Path(root)
         self.chunk_size = chunk_size
+        self.commit_seconds = commit_seconds
         self.verify = verify
+        self.stale_seconds = stale_seconds
+        self.heartbeat_seconds = heartbeat_seconds
+        self.clock = clock
         self.stats = CacheStats()
+        self.shards_committed = 0
+        self.encode_seconds = 0.0  # inside embedder.encode
+        self.overhead_seconds = 0.0  # leasing and committing chunks
         self._stores: dict[str, _Store] = {}
 
     def _store(self, embedder: Embedder) -> _Store:
         store = self._stores.get(embedder.identity)
         if store is None:
-            store = _Store(self.root / embedder.identity, int(embedder.dim), self.verify)
+            dtype = getattr(embedder, "cache_dtype", "float32")
+            if dtype not in STORAGE_DTYPES:
+                raise ValueError(f"unknown cache dtype {dtype!r}; known: {', '.join(STORAGE_DTYPES)}")
+            folder = self.root / embedder.identity
+            board = ClaimBoard(folder, self.stale_seconds, self.heartbeat_seconds)
+            store = _Store(folder, int(embedder.dim), dtype, self.verify, board)
             self._stores[embedder.identity] = store
         return store
 
-    def get_or_encode(self, embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
-        """Vectors of ``texts`` (already formatted) in input order, encoding only texts not on disk."""
+    def fill(self, embedder: Embedder, texts: Sequence[str]) -> None:
+        """Make sure every text (already formatted) is on disk, encoding only the missing ones."""
+        self._fill(embedder, texts, text_keys(texts))
+
+    def _fill(self, embedder: Embedder, texts: Sequence[str], keys: np.ndarray) -> _Store:
         store = self._store(embedder)
-        unique_keys, first, inverse = np.unique(text_keys(texts), return_index=True, return_inverse=True)
-        vectors = np.empty((len(unique_keys), store.dim), dtype=np.float32)
-        store.refresh(owner=False)
-        shard, rows = store.lookup(unique_keys)
-        missing = np.flatnonzero(shard < 0)
+        unique_keys, first = np.unique(keys, return_index=True)
+        store.refresh()
+        missing = np.flatnonzero(store.lookup(unique_keys)[0] < 0)
+        encoded = 0
         if len(missing):
-            with store.lock():
-                store.refresh(owner=True)
-                shard, rows = store.lookup(unique_keys)
-                missing = np.flatnonzero(shard < 0)
-                todo = [texts[i] for i in first[missing]]
-                self._encode_missing(embedder, store, todo, unique_keys[missing], vectors, missing)
-        hits = len(unique_keys) - len(missing)
+            todo = [texts[i] for i in first[missing]]
+            encoded = self._encode_missing(embedder, store, todo, unique_keys[missing])
+        hits = len(unique_keys) - encoded
+        self.stats.add(embedder.identity, encoded, hits)
+        log.info("encoded %d new texts with %s, %d from cache", encoded, embedder.name, hits)
+        return store
+
+    def read(self, embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
+        """float32 vectors of texts already on disk, in input order; only their rows are read."""
+        store = self._store(embedder)
+        return self._read(store, text_keys(texts), texts)
+
+    @staticmethod
+    def _read(store: _Store, keys: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+        unique_keys, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        shard, rows = store.lookup(unique_keys)
+        if (shard < 0).any():
+            store.refresh()
+            shard, rows = store.lookup(unique_keys)
+        if (absent := np.flatnonzero(shard < 0)).size:
+            example = texts[first[absent[0]]]
+            raise KeyError(f"{absent.size} texts are not in the cache {store.folder}, e.g. {example!r:.80}")
+        vectors = np.empty((len(unique_keys), store.dim), dtype=np.float32)
         store.gather(shard, rows, vectors)
-        self.stats.add(embedder.identity, len(missing), hits)
-        log.info("encoded %d new texts with %s, %d from cache", len(missing), embedder.name, hits)
         return vectors[inverse.reshape(-1)]
 
-    def _encode_missing(
-        self,
-        embedder: Embedder,
-        store: _Store,
-        texts: list[str],
-        keys: np.ndarray,
-        out: np.ndarray,
-        positions: np.ndarray,
-    ) -> None:
-        """Encode ``texts`` chunk by chunk (similar lengths together), committing a shard per chunk."""
+    def get_or_encode(self, embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
+        """float32 vectors of ``texts`` (already formatted) in input order, encoding only texts not on disk.
+
+        Vectors always come back through the storage dtype, so they never depend on whether a text
+        was just encoded or read from disk.
+        """
+        keys = text_keys(texts)
+        store = self._fill(embedder, texts, keys)
+        return self._read(store, keys, texts)
+
+    def _next_chunk(self, free: np.ndarray, costs: np.ndarray, rate: float | None) -> np.ndarray:
+        """The first texts of ``free`` that fit ``chunk_size`` and about ``commit_seconds`` of work."""
+        if rate is None:
+            return free[: min(self.chunk_size, _FIRST_CHUNK)]
+        budget = rate * self.commit_seconds
+        fits = int(np.searchsorted(np.cumsum(costs[free[: self.chunk_size]]), budget, side="right"))
+        return free[: max(1, fits)]
+
+    def _encode_missing(self, embedder: Embedder, store: _Store, texts: list[str], keys: np.ndarray) -> int:
+        """Encode ``texts`` (longest first) chunk by chunk under leases; return how many this process did."""
         order = np.argsort([-len(t) for t in texts], kind="stable")
+        cap = _CHARS_PER_TOKEN * int(getattr(embedder, "max_length", 0) or 1024)
+        lengths = np.fromiter(map(len, texts), dtype=np.float64, count=len(texts))
+        costs = np.minimum(lengths, cap) + _TEXT_COST
+        by_key = np.argsort(keys)
+        sorted_keys = keys[by_key]
+
+        def mine(other: np.ndarray) -> np.ndarray:
+            """Positions in ``texts`` of the keys of ``other`` that this request holds."""
+            pos = np.minimum(np.searchsorted(sorted_keys, other), len(keys) - 1)
+            return by_key[pos[sorted_keys[pos] == other]]
+
+        pending = np.ones(len(texts), dtype=bool)
+        rate: float | None = None  # text cost per second on the last chunk
+        done = 0
         with tqdm(total=len(texts), desc=f"embed {embedder.name}", unit="text", disable=quiet()) as bar:
-            for start in range(0, len(order), self.chunk_size):
-                chunk = order[start : start + self.chunk_size]
-                encoded = np.asarray(embedder.encode([texts[i] for i in chunk]), dtype=np.float32)
-                if encoded.shape != (len(chunk), store.dim):
-                    raise ValueError(
-                        f"{embedder.name} returned {encoded.shape} for {len(chunk)} texts of dim {store.dim}"
-                    )
-                store.commit(keys[chunk], encoded)
-                out[positions[chunk]] = encoded
+            while pending.any():
+                start = self.clock()
+                with store.board.lock():
+                    live = store.board.live()
+                    for shard in store.refresh(live):  # chunks other workers committed meanwhile
+                        theirs = mine(shard.keys)
+                        bar.update(int(pending[theirs].sum()))
+                        pending[theirs] = False
+                    available = pending.copy()
+                    rivals = set()  # other workers holding leases on texts this request needs
+                    for other in live:
+                        held = mine(other.keys)
+                        if available[held].any():
+                            rivals.add((other.host, other.pid))
+                        available[held] = False
+                    free = order[available[order]]
+                    # Fair share: leave texts for the rivals rather than taking everything left.
+                    share = -(-len(free) // (len(rivals) + 1))
+                    chunk = self._next_chunk(free, costs, rate)[:share]
+                    claim = store.board.stake(keys[chunk]) if len(chunk) else None
+                self.overhead_seconds += self.clock() - start
+                if claim is None:
+                    if pending.any():
+                        time.sleep(_POLL_SECONDS)  # the rest is being encoded by other workers
+                    continue
+                with store.board.holding(claim):
+                    start = self.clock()
+                    encoded = np.asarray(embedder.encode([texts[i] for i in chunk]), dtype=np.float32)
+                    seconds = self.clock() - start
+                    if encoded.shape != (len(chunk), store.dim):
+                        expected = f"{len(chunk)} texts of dim {store.dim}"
+                        raise ValueError(f"{embedder.name} returned {encoded.shape} for {expected}")
+                    store.commit(claim.shard_name, keys[chunk], encoded)
+                    self.overhead_seconds += self.clock() - start - seconds
+                self.encode_seconds += seconds
+                self.shards_committed += 1
+                rate = float(costs[chunk].sum()) / max(seconds, 1e-6)
+                pending[chunk] = False
+                done += len(chunk)
                 bar.update(len(chunk))
+        return done
 
 
 def encode_queries(cache: EmbeddingCache, embedder: Embedder, queries: Sequence[Query]) -> np.ndarray:

@@ -1,27 +1,37 @@
 """Sentence embeddings from a Hugging Face encoder, batched by real token counts.
 
-Texts are tokenized once (truncated at ``max_length`` real tokens), sorted by length, and grouped into
+Texts are tokenized (truncated at ``max_length`` real tokens), sorted by length, and grouped into
 batches capped both in texts and in padded tokens, so batches carry almost no padding and long texts
-get smaller batches. Results are returned in input order as L2-normalised float32 rows.
+get smaller batches. A background thread tokenises and pads ahead of the model; on CUDA it works
+window by window (texts pre-sorted by characters, each window sorted by tokens) so the GPU starts
+at once, batches go through pinned memory with non-blocking copies, pooling and normalisation stay
+on the device and each call copies back to the host once. On CPU the whole input is one window, so
+batches are exactly those of a global sort. Results are returned in input order as L2-normalised
+float32 rows.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
+import queue
 import re
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import Tensor
 from tqdm.auto import tqdm
 from transformers import AutoConfig, AutoModel, AutoTokenizer, PretrainedConfig, PreTrainedTokenizerBase
 
 from era_exp.data.schema import Query
+from era_exp.embed.cache import STORAGE_DTYPES
 from era_exp.embed.models import resolve_model
 from era_exp.embed.progress import quiet
 from era_exp.embed.templates import TEMPLATES, format_query
@@ -45,6 +55,8 @@ CPU_MAX_BATCH_TOKENS = 16384
 _SAMPLE_BLOCKS = 32
 _BLOCK = 1 << 16
 _EDGE = 1 << 20
+_AHEAD = 4  # padded batches the tokenising thread keeps ready
+_WINDOW_BATCHES = 16  # on CUDA, texts tokenised and length-sorted together, in batches' worth
 
 
 def usable_cpus() -> int:
@@ -119,6 +131,57 @@ def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
         raise ValueError(f"unknown dtype {dtype!r}; known: auto, {', '.join(_DTYPES)}") from None
 
 
+def resolve_cache_dtype(cache_dtype: str, device: torch.device) -> str:
+    """``auto`` -> float16 for models encoded on CUDA (half the bytes), float32 on CPU (bit-exact)."""
+    if cache_dtype == "auto":
+        return "float16" if device.type == "cuda" else "float32"
+    if cache_dtype not in STORAGE_DTYPES:
+        raise ValueError(f"unknown cache_dtype {cache_dtype!r}; known: auto, {', '.join(STORAGE_DTYPES)}")
+    return cache_dtype
+
+
+def background(items: Iterable, ahead: int = _AHEAD) -> Iterator:
+    """Iterate ``items`` computed in a background thread, at most ``ahead`` of the consumer.
+
+    Errors in the thread are raised in the consumer; a consumer that stops early stops the thread.
+    """
+    buffer: queue.Queue = queue.Queue(maxsize=ahead)
+    stop = threading.Event()
+    end = object()
+
+    def put(entry: tuple) -> bool:
+        while not stop.is_set():
+            try:
+                buffer.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put((item, None)):
+                    return
+            put((end, None))
+        except BaseException as err:  # handed to the consumer
+            put((end, err))
+
+    thread = threading.Thread(target=produce, name="era-tokenize", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, err = buffer.get()
+            if item is end:
+                if err is not None:
+                    raise err
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
 def _file_fingerprint(path: Path, digest: hashlib._Hash) -> None:
     """Feed ``path`` into ``digest``: whole content for small files, size plus sampled blocks for weights.
 
@@ -180,8 +243,11 @@ class HFEmbedder:
     Construction is cheap: it reads the config and tokenizer and fingerprints the files; weights load
     on the first :meth:`encode`, so a run served from the cache never loads them. ``identity`` names
     everything that changes the vector of a given text (weights, pooling, truncation, normalisation,
-    dtype), so caches key on ``(identity, text)``. ``max_batch_tokens`` caps the padded tokens of one
-    batch (default: :func:`default_batch_tokens`), so long texts come in smaller batches.
+    dtype, storage dtype), so caches key on ``(identity, text)``. ``max_batch_tokens`` caps the padded
+    tokens of one batch (default: :func:`default_batch_tokens`), so long texts come in smaller batches.
+    ``cache_dtype`` is how the cache stores the vectors (see :func:`resolve_cache_dtype`);
+    ``attn_implementation`` (e.g. ``sdpa``, ``flash_attention_2``) and ``compile`` (``torch.compile``)
+    are optional speed-ups on GPU, both part of the identity when set.
     """
 
     def __init__(
@@ -196,10 +262,16 @@ class HFEmbedder:
         dtype: str = "auto",
         device: str = "auto",
         max_batch_tokens: int | None = None,
+        cache_dtype: str = "auto",
+        attn_implementation: str | None = None,
+        compile: bool = False,
     ) -> None:
         self.model_ref = model
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device)
+        self.cache_dtype = resolve_cache_dtype(cache_dtype, self.device)
+        self.attn_implementation = attn_implementation
+        self.compile = compile
         self._path = resolve_model(model)
         try:
             config = AutoConfig.from_pretrained(self._path)
@@ -234,12 +306,15 @@ class HFEmbedder:
         normalize: bool = True,
         batch_size: int = 64,
         max_batch_tokens: int | None = None,
+        cache_dtype: str = "auto",
     ) -> HFEmbedder:
-        """An embedder over a model already in memory (its device and dtype are kept)."""
+        """An embedder over a model already in memory (its device, dtype and attention are kept)."""
         self = cls.__new__(cls)
         first = next(model.parameters())
         self.model_ref = getattr(model.config, "_name_or_path", "") or name
         self.device, self.dtype = first.device, first.dtype
+        self.cache_dtype = resolve_cache_dtype(cache_dtype, self.device)
+        self.attn_implementation, self.compile = None, False
         self._path = None
         self._model = model.eval().requires_grad_(False)
         self._setup(
@@ -295,6 +370,13 @@ class HFEmbedder:
             "normalize": normalize,
             "dtype": str(self.dtype).removeprefix("torch."),
         }
+        # Set only when they differ from the defaults, so float32 caches made before keep their names.
+        if self.cache_dtype != "float32":
+            settings["cache_dtype"] = self.cache_dtype
+        if self.attn_implementation:
+            settings["attn_implementation"] = self.attn_implementation
+        if self.compile:
+            settings["compile"] = True
         key = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
         self.identity = f"{re.sub(r'[^A-Za-z0-9._-]+', '_', name)}-{key}"
 
@@ -302,9 +384,20 @@ class HFEmbedder:
     def model(self) -> torch.nn.Module:
         """The encoder, loaded on first use."""
         if self._model is None:
-            model = AutoModel.from_pretrained(self._path, dtype=self.dtype)
-            self._model = model.to(self.device).eval().requires_grad_(False)
+            extra = {"attn_implementation": self.attn_implementation} if self.attn_implementation else {}
+            model = AutoModel.from_pretrained(self._path, dtype=self.dtype, **extra)
+            model = model.to(self.device).eval().requires_grad_(False)
+            self._model = torch.compile(model, dynamic=True) if self.compile else model
         return self._model
+
+    def on_device(self, device: str) -> HFEmbedder:
+        """This embedder on another device of the same kind (one per rank): same identity, no weights yet."""
+        target = torch.device(device)
+        if target.type != self.device.type or self._path is None:
+            raise ValueError(f"{self.name}: cannot move from {self.device} to {target} keeping its identity")
+        moved = copy.copy(self)
+        moved.device, moved._model = target, None
+        return moved
 
     def __repr__(self) -> str:
         return f"HFEmbedder({self.name!r}, {self.model_ref!r}, identity={self.identity!r})"
@@ -352,46 +445,81 @@ class HFEmbedder:
         return torch.from_numpy(ids), None if uniform else torch.from_numpy(mask)
 
     def _pool(self, hidden: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-        """Pool token states into one vector per row (in float32), honouring left or right padding."""
-        hidden = hidden.float()
+        """Pool token states into one vector per row (in float32), honouring left or right padding.
+
+        cls and last pooling pick their token before upcasting, so only mean pooling upcasts every state.
+        """
         if mask is None:
             if self.pooling == "mean":
-                return hidden.mean(dim=1)
-            return hidden[:, 0] if self.pooling == "cls" else hidden[:, -1]
+                return hidden.float().mean(dim=1)
+            return (hidden[:, 0] if self.pooling == "cls" else hidden[:, -1]).float()
         if self.pooling == "mean":
+            hidden = hidden.float()
             weights = mask.unsqueeze(1).to(hidden.dtype)
             return torch.bmm(weights, hidden).squeeze(1) / weights.sum(dim=2).clamp(min=1e-9)
         rows = torch.arange(hidden.shape[0], device=hidden.device)
         if self.pooling == "cls":
-            return hidden[rows, mask.argmax(dim=1)]
+            return hidden[rows, mask.argmax(dim=1)].float()
         last = mask.shape[1] - 1 - mask.flip(dims=[1]).argmax(dim=1)
-        return hidden[rows, last]
+        return hidden[rows, last].float()
+
+    def _windows(self, texts: Sequence[str]) -> Iterator[np.ndarray]:
+        """Positions of ``texts`` tokenised and length-sorted together.
+
+        On CPU one window holds everything, so batches are those of a global sort by tokens. On CUDA
+        windows of ``_WINDOW_BATCHES`` batches (the first one two batches, so the GPU starts at
+        once) follow a sort by characters, a cheap proxy of length.
+        """
+        if self.device.type != "cuda":
+            yield np.arange(len(texts))
+            return
+        order = np.argsort(-np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)), kind="stable")
+        start, size = 0, 2 * self.batch_size
+        while start < len(order):
+            yield order[start : start + size]
+            start += size
+            size = _WINDOW_BATCHES * self.batch_size
+
+    def _prepared(self, texts: Sequence[str]) -> Iterator[tuple[np.ndarray, Tensor, Tensor | None]]:
+        """``(positions, input_ids, mask)`` batch after batch, padded (and pinned on CUDA)."""
+        pin = self.device.type == "cuda"
+        for window in self._windows(texts):
+            ids, lengths = self.token_lengths([texts[i] for i in window])
+            for batch in self._batches(lengths):
+                input_ids, mask = self._pad([ids[i] for i in batch])
+                if pin:
+                    input_ids = input_ids.pin_memory()
+                    mask = None if mask is None else mask.pin_memory()
+                yield window[batch], input_ids, mask
 
     def encode(self, texts: Sequence[str], show_progress: bool | None = None) -> np.ndarray:
         """Embed already-formatted ``texts``; returns float32 ``(len(texts), dim)`` in input order."""
         if not len(texts):
             return np.empty((0, self.dim), dtype=np.float32)
-        ids, lengths = self.token_lengths(texts)
         model = self.model
-        cuda = self.device.type == "cuda"
         if self.device.type == "cpu":
             fit_cpu_threads()
+        # Rows in batch order on the device, put back in input order on the host after one copy.
         result = torch.empty((len(texts), self.dim), dtype=torch.float32, device=self.device)
+        order = np.empty(len(texts), dtype=np.int64)
+        done = 0
         disable = quiet() if show_progress is None else not show_progress
         with (
             torch.inference_mode(),
             exact_float32(self.dtype),
             tqdm(total=len(texts), desc=self.name, unit="text", disable=disable, leave=False) as bar,
         ):
-            for batch in self._batches(lengths):
-                input_ids, mask = self._pad([ids[i] for i in batch])
-                if cuda:  # pinned host memory makes the copies asynchronous
-                    input_ids = input_ids.pin_memory().to(self.device, non_blocking=True)
-                    mask = None if mask is None else mask.pin_memory().to(self.device, non_blocking=True)
+            for positions, input_ids, mask in background(self._prepared(texts)):
+                input_ids = input_ids.to(self.device, non_blocking=True)
+                mask = None if mask is None else mask.to(self.device, non_blocking=True)
                 hidden = model(input_ids=input_ids, attention_mask=mask).last_hidden_state
                 vectors = self._pool(hidden, mask)
                 if self.normalize:
                     vectors = F.normalize(vectors, p=2, dim=1)
-                result[torch.from_numpy(batch).to(self.device)] = vectors
-                bar.update(len(batch))
-        return result.cpu().numpy()
+                result[done : done + len(positions)] = vectors
+                order[done : done + len(positions)] = positions
+                done += len(positions)
+                bar.update(len(positions))
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        out[order] = result.cpu().numpy()
+        return out

@@ -1,7 +1,9 @@
 """The embeddings a run needs, each read from the content-addressed cache or encoded once.
 
 Models load lazily: with a warm cache a run never touches model weights. Corpora are keyed by
-``Corpus.key``, so tasks that share a corpus share one array.
+``Corpus.key`` and held one at a time: a task's corpus is read from the cache's memory maps when a
+stage or the scorer asks for it (tasks sharing a corpus asked in a row share one array), so a run
+over many tasks never holds every corpus in memory.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ class RunEmbeddings:
         self.cache = cache
         self.query_model = query_model
         self.doc_model = doc_model
-        self._corpora: dict[str, np.ndarray] = {}
+        self._current: tuple[str, np.ndarray] | None = None
+        self._filled: set[str] = set()  # corpus keys known to be on disk
 
     @property
     def symmetric(self) -> bool:
@@ -33,10 +36,22 @@ class RunEmbeddings:
 
     def corpus(self, corpus: Corpus) -> np.ndarray:
         """Document-model embeddings of a whole corpus (documents are never instructed)."""
-        if corpus.key not in self._corpora:
+        if self._current is None or self._current[0] != corpus.key:
+            self._current = None  # let the previous corpus go before reading the next
             texts = self.doc_model.format_docs(list(corpus.texts))
-            self._corpora[corpus.key] = self.cache.get_or_encode(self.doc_model, texts)
-        return self._corpora[corpus.key]
+            if corpus.key in self._filled:
+                vectors = self.cache.read(self.doc_model, texts)
+            else:
+                vectors = self.cache.get_or_encode(self.doc_model, texts)
+                self._filled.add(corpus.key)
+            self._current = (corpus.key, vectors)
+        return self._current[1]
+
+    def fill_corpus(self, corpus: Corpus) -> None:
+        """Encode a corpus's missing documents without reading its vectors back."""
+        if corpus.key not in self._filled:
+            self.cache.fill(self.doc_model, self.doc_model.format_docs(list(corpus.texts)))
+            self._filled.add(corpus.key)
 
     def queries(self, queries: Sequence[Query], model: str = "query") -> np.ndarray:
         """Instructed query embeddings from the ``query`` or the ``doc`` model."""
@@ -56,8 +71,12 @@ def prefetch(plans: Sequence[TaskPlan], emb: RunEmbeddings, cfg: DictConfig) -> 
     """
     stages = MethodStages.of(cfg.method)
     for plan in plans:
-        emb.corpus(plan.task.corpus)
-        emb.queries(plan.scored_queries, model="query" if stages.trains else "doc")
+        if plan.scored_queries or plan.validation_queries or plan.trains:
+            emb.fill_corpus(plan.task.corpus)
+        if plan.scored_queries:
+            emb.queries(plan.scored_queries, model="query" if stages.trains else "doc")
+        if plan.validation_queries:
+            emb.queries(plan.validation_queries, model="query" if stages.trains else "doc")
     if stages.alignment:
         for corpus, rows in alignment_samples(plans, cfg):
             emb.docs_with_query_model([corpus.texts[row] for row in rows])
@@ -65,6 +84,8 @@ def prefetch(plans: Sequence[TaskPlan], emb: RunEmbeddings, cfg: DictConfig) -> 
         teacher = method_teacher(cfg, emb.symmetric)
         for plan in training_plans(plans):
             labelled = [query for _, queries in adaptation_parts(plan) for query in queries]
+            if not labelled:
+                continue
             emb.queries(labelled)
             if teacher.reads_doc_model_queries:
                 emb.queries(labelled, model="doc")

@@ -3,9 +3,12 @@
 Settings (era-method.md): ``in_domain`` trains on every task's train split and scores every test
 split; ``lodo`` trains on all domains but ``holdout_domain`` and scores that domain on all its
 labelled queries; ``domain_specific`` trains on ``domain`` only and scores every test split.
+Every task scored on its test split is also scored on its validation split (the objective of a
+hyper-parameter search); a task scored on all its labelled queries has no validation queries left.
 
 What a method reads follows from the stages its config declares (:class:`MethodStages`): only
 Stage 2 reads labels, so only a method with Stage 2 splits queries by the train ratio.
+The query split is made per MAIR task across all its sub-splits (:func:`era_exp.data.split.split_task`).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from era_exp.data.schema import Query, Task
-from era_exp.data.split import Split, eval_queries, split_queries
+from era_exp.data.split import Split, eval_only_split_task, split_task
 
 SETTINGS = ("in_domain", "lodo", "domain_specific")
 
@@ -73,6 +76,11 @@ class TaskPlan:
         """The queries this run scores on the task."""
         return self.task.labelled_queries if self.eval_split == "all" else self.split.test
 
+    @property
+    def validation_queries(self) -> tuple[Query, ...]:
+        """The validation queries scored beside the test split; none when every query is scored."""
+        return () if self.eval_split == "all" else self.split.val
+
 
 def plan_run(
     tasks: Sequence[Task],
@@ -107,20 +115,21 @@ def plan_run(
             raise PlanError(f"setting={setting} needs {key}=<Domain>; the selected tasks cover {domains}")
         if chosen not in domains:
             raise PlanError(f"{key}={chosen!r} has no selected task; the selected tasks cover {domains}")
+    units_of: dict[str, list[Task]] = {}
+    for unit in tasks:
+        units_of.setdefault(unit.task, []).append(unit)
     plans = []
-    for task in tasks:
-        task_trains = trains and _trains_on(setting, task.domain, chosen)
-        scores_all = eval_split == "all" or (setting == "lodo" and task.domain == chosen)
-        plans.append(
-            TaskPlan(
-                task=task,
-                split=split_queries(task, train_ratio, seed=seed)
-                if task_trains and stages.reads_labels
-                else _eval_only_split(task, seed),
-                trains=task_trains,
-                eval_split="all" if scores_all else "test",
-            )
-        )
+    for units in units_of.values():
+        task_trains = trains and _trains_on(setting, units[0].domain, chosen)
+        scores_all = eval_split == "all" or (setting == "lodo" and units[0].domain == chosen)
+        if task_trains and stages.reads_labels:
+            splits = split_task(units, train_ratio, seed=seed)
+        else:
+            splits = eval_only_split_task(units, seed=seed)
+        plans += [
+            TaskPlan(task=unit, split=split, trains=task_trains, eval_split="all" if scores_all else "test")
+            for unit, split in zip(units, splits, strict=True)
+        ]
     if trains and not any(plan.trains for plan in plans):
         raise PlanError(f"setting={setting} leaves no task to train on among {[t.name for t in tasks]}")
     return plans
@@ -132,11 +141,6 @@ def _trains_on(setting: str, task_domain: str, chosen: str | None) -> bool:
     if setting == "domain_specific":
         return task_domain == chosen
     return True
-
-
-def _eval_only_split(task: Task, seed: int) -> Split:
-    """The split of a task no stage reads labels from: its test queries only."""
-    return Split(train=(), val=(), test=eval_queries(task, "test", seed=seed))
 
 
 def plan_from_config(tasks: Sequence[Task], cfg: DictConfig) -> list[TaskPlan]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import resource
 import sys
@@ -12,6 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from era_exp.logs import console
+
+log = logging.getLogger(__name__)
 
 _STATM = Path("/proc/self/statm")
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
@@ -47,6 +50,7 @@ def phase(profile: dict[str, dict[str, float]], name: str, interval: float = 0.0
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
+    log.info("phase %s: started", name)
     start = time.perf_counter()
     try:
         yield

@@ -1,26 +1,59 @@
-"""results.json and the DONE marker: a run folder is finished only when DONE names its run key."""
+"""A run folder: results.json, the DONE marker, and the lock that gives it one writer at a time.
+
+A run folder is finished only when DONE names its run key. Every run takes the folder's lock before
+it checks DONE again, clears a previous attempt and computes, so two runs launched into one folder
+compute once: the second waits, then finds DONE and returns the stored results.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+from filelock import FileLock, Timeout
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from era_exp.io import atomic_write_json, atomic_write_text
+from era_exp import faults
+from era_exp.io import TEMP_SUFFIX, atomic_write, atomic_write_text
 from era_exp.pipeline.plan import MethodStages
+
+log = logging.getLogger(__name__)
 
 RESULTS_FILE = "results.json"
 DONE_FILE = "DONE"
+LOCK_FILE = ".run.lock"
+# Sub-folder of a run holding the validation split's TREC run and qrels files.
+VALIDATION_DIR = "validation"
+# What the pipeline writes into a run folder besides DONE: shared between points, cleared before a redo.
+RUN_OUTPUTS = (RESULTS_FILE, "runs", "qrels", VALIDATION_DIR, "adapter")
 # Config keys that change where or how a run is logged, not what it computes.
 _NOT_IDENTITY = {"paths", "logger", "hydra", "skip_completed", "sweep"}
+# Data keys that say where the data lies or which version to fetch; the data fingerprint stands for
+# what is actually read, so a moved folder keeps the key and changed data changes it.
+_DATA_LOCATION = {"root", "queries", "docs", "queries_revision", "docs_revision", "cache_dir"}
+# File digests of the data, kept beside the embedding cache so each data file is read once.
+DIGEST_CACHE = "data-digests.json"
+
+
+def data_fingerprint(cfg: DictConfig) -> str:
+    """Content fingerprint of the tasks ``cfg.data`` selects (see :mod:`era_exp.data.fingerprint`)."""
+    return instantiate(cfg.data).fingerprint(Path(cfg.paths.cache_dir) / DIGEST_CACHE)
 
 
 def run_key(cfg: DictConfig) -> str:
-    """Hash of everything that determines a run's numbers (not its output folder or logger)."""
+    """Hash of everything that determines a run's numbers (not its output folder, logger or data paths)."""
     container = OmegaConf.to_container(cfg, resolve=False)
     identity = {k: v for k, v in container.items() if k not in _NOT_IDENTITY}
+    identity["data"] = {k: v for k, v in identity["data"].items() if k not in _DATA_LOCATION}
+    identity["data_fingerprint"] = data_fingerprint(cfg)
+    # Which computed metric a search optimises changes no number.
+    identity["eval"] = {k: v for k, v in identity["eval"].items() if k != "optimized_metric"}
     if MethodStages.of(cfg.method).ratio_free:
         identity["train_ratio"] = None
     return hashlib.sha1(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -34,11 +67,49 @@ def completed_results(out_dir: Path, key: str) -> dict | None:
         results = json.loads((out_dir / RESULTS_FILE).read_text())
     except (OSError, ValueError):
         return None
-    return results if results.get("run_key") == key and "overall" in results else None
+    complete = results.get("run_key") == key and "overall" in results and "validation" in results
+    return results if complete else None
+
+
+@contextmanager
+def run_lock(out_dir: str | Path) -> Iterator[None]:
+    """Hold ``out_dir``'s lock (re-entrant in one process; the OS releases it if the holder dies)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(out_dir.resolve() / LOCK_FILE, is_singleton=True)
+    try:
+        lock.acquire(timeout=1)
+    except Timeout:
+        log.info("waiting for another process writing %s", out_dir)
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def clear_outputs(out_dir: Path) -> None:
+    """Remove a run's outputs, DONE first, and temporary files of killed writers (lock held)."""
+    (out_dir / DONE_FILE).unlink(missing_ok=True)
+    for name in RUN_OUTPUTS:
+        path = out_dir / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+    if out_dir.is_dir():
+        for temp in out_dir.glob(f".*{TEMP_SUFFIX}"):
+            temp.unlink(missing_ok=True)
+
+
+def _write_json(tmp: Path, results: dict) -> None:
+    tmp.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
+    faults.hit("results.write")
 
 
 def write_results(out_dir: Path, results: dict) -> Path:
     """Write results.json, then DONE last, so a half-written run never counts as finished."""
-    path = atomic_write_json(out_dir / RESULTS_FILE, results)
-    atomic_write_text(out_dir / DONE_FILE, results["run_key"] + "\n")
+    path = atomic_write(out_dir / RESULTS_FILE, lambda tmp: _write_json(tmp, results), "run results")
+    faults.hit("results.done")
+    atomic_write_text(out_dir / DONE_FILE, results["run_key"] + "\n", "run completion marker")
     return path

@@ -11,29 +11,52 @@ from omegaconf import DictConfig, OmegaConf
 from era_exp.adapters.store import AdapterMeta, save_adapter
 from era_exp.config import validate
 from era_exp.embed.cache import EmbeddingCache
-from era_exp.evaluate.aggregate import aggregate
 from era_exp.logs import console
 from era_exp.pipeline.embeddings import RunEmbeddings, prefetch
+from era_exp.pipeline.objective import optimized_metric, validation_objective
 from era_exp.pipeline.plan import MethodStages, plan_from_config
 from era_exp.pipeline.profiling import peak_rss_mib, phase
-from era_exp.pipeline.results import completed_results, run_key, write_results
-from era_exp.pipeline.score import score_tasks
+from era_exp.pipeline.results import (
+    clear_outputs,
+    completed_results,
+    data_fingerprint,
+    run_key,
+    run_lock,
+    write_results,
+)
+from era_exp.pipeline.score import score_tasks, score_validation, summarize
 from era_exp.pipeline.train import check_buildable, train_stages
 
 
 def run(cfg: DictConfig, out_dir: str | Path, trainer_kwargs: dict | None = None) -> dict:
-    """Execute the run ``cfg`` describes, writing everything under ``out_dir``; return its results."""
+    """Execute the run ``cfg`` describes, writing everything under ``out_dir``; return its results.
+
+    The folder's lock is held from the check for finished results to DONE, so a second run into
+    the same folder waits and then returns what the first stored.
+    """
     out_dir = Path(out_dir)
     validate(cfg)
+    optimized_metric(cfg)  # an optimised metric the run does not compute fails before any work
     check_buildable(cfg)
     key = run_key(cfg)
-    if cfg.get("skip_completed", True) and (done := completed_results(out_dir, key)):
+    skip = cfg.get("skip_completed", True)
+    if skip and (done := completed_results(out_dir, key)):
         console().info("%s already holds complete results for run %s: skipped", out_dir, key)
         return done
+    with run_lock(out_dir):
+        if skip and (done := completed_results(out_dir, key)):
+            console().info("%s: run %s was completed by another process meanwhile: skipped", out_dir, key)
+            return done
+        clear_outputs(out_dir)
+        return _compute(cfg, out_dir, key, trainer_kwargs)
+
+
+def _compute(cfg: DictConfig, out_dir: Path, key: str, trainer_kwargs: dict | None) -> dict:
     console().info("run %s -> %s", key, out_dir)
     profile: dict[str, dict[str, float]] = {}
     with phase(profile, "load_data"):
-        tasks = instantiate(cfg.data).load()
+        source = instantiate(cfg.data)
+        tasks = source.load()
         method, method_stages = cfg.method, MethodStages.of(cfg.method)
         plans = plan_from_config(tasks, cfg)
     cache = EmbeddingCache(cfg.paths.cache_dir)
@@ -45,15 +68,9 @@ def run(cfg: DictConfig, out_dir: str | Path, trainer_kwargs: dict | None = None
         _save_adapter(out_dir, adapter, emb, cfg, stages)
     with phase(profile, "evaluate"):
         units = score_tasks(plans, emb, adapter, cfg, out_dir)
-    metrics = list(cfg.eval.metrics)
-    summary = aggregate(
-        {unit: values for unit, values in units.items()},
-        {plan.task.name: plan.task.task for plan in plans},
-        {plan.task.task: plan.task.domain for plan in plans},
-        metrics,
-    )
-    for plan in plans:
-        summary["per_task"][plan.task.task].update(domain=plan.task.domain)
+    with phase(profile, "validate"):
+        validation = score_validation(plans, emb, adapter, cfg, out_dir)
+    summary = summarize(units, plans, list(cfg.eval.metrics))
     results = {
         "run_key": key,
         "run": {
@@ -69,11 +86,14 @@ def run(cfg: DictConfig, out_dir: str | Path, trainer_kwargs: dict | None = None
         },
         **summary,
         "per_unit": units,
+        "validation": validation,
+        "data": {"fingerprint": data_fingerprint(cfg), **source.provenance()},
         "split_sizes": {
             plan.task.name: {
                 "labelled": len(plan.task.labelled_queries),
                 "train": len(plan.split.train) if plan.trains else 0,
                 "val": len(plan.split.val),
+                "validated": len(plan.validation_queries),
                 "test": len(plan.split.test),
                 "scored": len(plan.scored_queries),
                 "eval_split": plan.eval_split,
@@ -88,9 +108,13 @@ def run(cfg: DictConfig, out_dir: str | Path, trainer_kwargs: dict | None = None
         "config": OmegaConf.to_container(cfg, resolve=True),
     }
     write_results(out_dir, results)
+    metric = optimized_metric(cfg)
+    val = validation_objective(results, metric)
     console().info(
-        "nDCG@10 %.4f (mean over %d tasks) -> %s",
-        results["overall"]["ndcg@10"],
+        "%s %.4f test, %s validation (mean over %d tasks) -> %s",
+        metric,
+        results["overall"][metric],
+        "n/a" if val is None else f"{val:.4f}",
         len(summary["per_task"]),
         out_dir,
     )

@@ -16,6 +16,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from era_exp import faults
 from era_exp.config import AdaptationConfig, AlignmentConfig
 from era_exp.pipeline.embeddings import RunEmbeddings
 from era_exp.pipeline.inputs import adaptation_parts, alignment_samples, method_teacher, training_plans
@@ -69,10 +70,12 @@ def train_stages(
     report: dict = {"train_tasks": [plan.task.name for plan in training_plans(plans)]}
     if stages.alignment:
         with phase(profile, "stage1"):
-            report["alignment"] = _align(adapter, plans, emb, cfg, trainer_kwargs)
+            stage_kwargs = faults.with_epoch_fault(trainer_kwargs, "stage1.epoch")
+            report["alignment"] = _align(adapter, plans, emb, cfg, stage_kwargs)
     if stages.adaptation:
         with phase(profile, "stage2"):
-            report["adaptation"] = _adapt(adapter, plans, emb, cfg, trainer_kwargs)
+            stage_kwargs = faults.with_epoch_fault(trainer_kwargs, "stage2.epoch")
+            report["adaptation"] = _adapt(adapter, plans, emb, cfg, stage_kwargs)
     adapter.eval()
     return adapter, report
 

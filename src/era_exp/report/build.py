@@ -15,6 +15,13 @@ from era_exp.report import plots
 from era_exp.report.collect import Incomplete, RunRecord, method_sort_key, scan_sweep, tidy_frame
 from era_exp.report.dashboard import Plot, Section, render_dashboard
 from era_exp.report.grid import Grid, build_grid
+from era_exp.report.metrics import (
+    MetricChoiceError,
+    metric_label,
+    metric_slug,
+    report_metric,
+    reported_metrics,
+)
 from era_exp.report.significance import compare_block, describe_test
 from era_exp.report.tables import domain_table, overall_table, significance_rows, significance_table
 
@@ -46,8 +53,13 @@ class Report:
     files: list[Path]
 
 
-def build_report(sweep_dir: str | Path, out_dir: str | Path | None = None, alpha: float = 0.05) -> Report:
-    """Aggregate every finished run under ``sweep_dir`` into ``out_dir`` (default ``<sweep_dir>/report``)."""
+def build_report(
+    sweep_dir: str | Path, out_dir: str | Path | None = None, alpha: float = 0.05, metric: str | None = None
+) -> Report:
+    """Aggregate every finished run under ``sweep_dir`` into ``out_dir`` (default ``<sweep_dir>/report``).
+
+    Tables, tests and figures lead with ``metric``, by default the runs' ``eval.optimized_metric``.
+    """
     sweep_dir = Path(sweep_dir)
     if not sweep_dir.is_dir():
         raise ReportError(f"{sweep_dir}: not a folder")
@@ -58,14 +70,18 @@ def build_report(sweep_dir: str | Path, out_dir: str | Path | None = None, alpha
     if not scan.runs:
         skipped = "".join(f"\n  {i.path}: {i.reason}" for i in scan.incomplete)
         raise ReportError(f"{sweep_dir}: no finished run (results.json with a matching DONE marker){skipped}")
+    try:
+        metric = report_metric(scan.runs, metric)
+    except MetricChoiceError as error:
+        raise ReportError(f"{sweep_dir}: {error}") from error
     frame = tidy_frame(scan.runs, sweep_dir)
     grid = build_grid(scan.runs)
-    tests = [compare_block(block, alpha) for block in grid.blocks]
-    note = describe_test(alpha)
+    tests = [compare_block(block, alpha, metric) for block in grid.blocks]
+    note = describe_test(alpha, metric)
     tables = {
-        "overall": overall_table(grid, tests, note),
-        "per_domain": domain_table(grid),
-        "significance": significance_table(grid, tests, note),
+        "overall": overall_table(grid, tests, note, reported_metrics(scan.runs, metric)),
+        "per_domain": domain_table(grid, metric),
+        "significance": significance_table(grid, tests, note, metric),
     }
     files = [
         atomic_write(out / "results.csv", lambda tmp: frame.to_csv(tmp, index=False)),
@@ -74,14 +90,14 @@ def build_report(sweep_dir: str | Path, out_dir: str | Path | None = None, alpha
         ),
         atomic_write(
             out / "significance.csv",
-            lambda tmp: pd.DataFrame(significance_rows(grid, tests)).to_csv(tmp, index=False),
+            lambda tmp: pd.DataFrame(significance_rows(grid, tests, metric)).to_csv(tmp, index=False),
         ),
         *(atomic_write_text(out / f"{name}.md", table.to_markdown()) for name, table in tables.items()),
     ]
     sections = [
         Section("Overall", [tables["overall"]], []),
-        Section("Train ratio and embedder pairs", [], _grid_plots(grid, out / "plots")),
-        Section("Domains", [tables["per_domain"]], _domain_plots(grid, out / "plots"), gallery=True),
+        Section("Train ratio and embedder pairs", [], _grid_plots(grid, out / "plots", metric)),
+        Section("Domains", [tables["per_domain"]], _domain_plots(grid, out / "plots", metric), gallery=True),
         Section("Significance", [tables["significance"]], []),
     ]
     page = render_dashboard(
@@ -96,30 +112,32 @@ def build_report(sweep_dir: str | Path, out_dir: str | Path | None = None, alpha
     return Report(out, scan.runs, scan.incomplete, frame, [*files, *plot_files, page])
 
 
-def _grid_plots(grid: Grid, folder: Path) -> list[Plot]:
+def _grid_plots(grid: Grid, folder: Path, metric: str) -> list[Plot]:
     result = []
+    label = metric_label(metric)
     for context in grid.contexts():
-        curve = plots.ratio_curves(grid, context, folder / f"ndcg_vs_ratio__{context.slug()}.png")
+        curve_path = folder / f"{metric_slug(metric)}_vs_ratio__{context.slug()}.png"
         result.append(
             Plot(
-                curve,
-                f"nDCG@10 against train ratio per method and pair ({context.label()}); "
+                plots.ratio_curves(grid, context, curve_path, metric),
+                f"{label} against train ratio per method and pair ({context.label()}); "
                 "dashed: ratio-free methods (no labelled training)",
             )
         )
-        heatmap = plots.gain_heatmap(grid, context, folder / f"era_gain_heatmap__{context.slug()}.png")
+        heatmap_path = folder / f"era_gain_heatmap__{context.slug()}.png"
+        heatmap = plots.gain_heatmap(grid, context, heatmap_path, metric)
         if heatmap is not None:
             result.append(
                 Plot(
                     heatmap,
-                    f"ERA's nDCG@10 gain (points) over the document model's zero-shot, "
+                    f"ERA's {label} gain (points) over the document model's zero-shot, "
                     f"query × document embedder ({context.label()})",
                 )
             )
     return result
 
 
-def _domain_plots(grid: Grid, folder: Path) -> list[Plot]:
+def _domain_plots(grid: Grid, folder: Path, metric: str) -> list[Plot]:
     result = []
     for block in grid.blocks:
         pair = f"{block.query_embedder}_to_{block.doc_embedder}"
@@ -127,8 +145,9 @@ def _domain_plots(grid: Grid, folder: Path) -> list[Plot]:
         path = folder / f"domains__{pair}__ratio-{ratio}__{block.context.slug()}.png"
         result.append(
             Plot(
-                plots.domain_bars(block, path),
-                f"nDCG@10 per domain and method: {block.pair}, train ratio {ratio} ({block.context.label()})",
+                plots.domain_bars(block, path, metric),
+                f"{metric_label(metric)} per domain and method: {block.pair}, train ratio {ratio} "
+                f"({block.context.label()})",
             )
         )
     return result

@@ -20,6 +20,8 @@ from era_exp.pipeline.results import DONE_FILE, RESULTS_FILE
 _RUN_MARKERS = (RESULTS_FILE, DONE_FILE, ".hydra")
 # Methods in the order tables and plots list them; others follow alphabetically.
 METHOD_ORDER = ("zero_shot", "align_only", "label_only", "era")
+# What runs recorded before ``eval.optimized_metric`` existed optimised.
+DEFAULT_OPTIMIZED_METRIC = "ndcg@10"
 # The run-level columns of the tidy table, in order.
 RUN_COLUMNS = (
     "run_dir",
@@ -101,6 +103,12 @@ class RunRecord:
         ratio = self.info.get("train_ratio")
         method = self.results.get("config", {}).get("method", {"adaptation": True})
         return None if ratio is None or MethodStages.of(method).ratio_free else float(ratio)
+
+    @property
+    def optimized_metric(self) -> str:
+        """The run's ``eval.optimized_metric``: the metric its report leads with."""
+        evaluation = self.results.get("config", {}).get("eval", {})
+        return str(evaluation.get("optimized_metric", DEFAULT_OPTIMIZED_METRIC))
 
     @property
     def eval_split(self) -> str:

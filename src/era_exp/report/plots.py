@@ -1,4 +1,4 @@
-"""PNG figures of a sweep: nDCG@10 against train ratio, method × domain bars, and the pair heatmap.
+"""PNG figures of a sweep: the report's metric against train ratio, method × domain bars, the pair heatmap.
 
 Figures use matplotlib's object API on the Agg canvas (no pyplot state, no display needed).
 """
@@ -16,8 +16,8 @@ from matplotlib.figure import Figure
 from era_exp.io import atomic_write
 from era_exp.report.collect import METHOD_ORDER, Context, method_sort_key
 from era_exp.report.grid import Block, Grid, doc_zero_shot
+from era_exp.report.metrics import metric_label
 
-METRIC = "ndcg@10"
 # One colour per method across every figure; methods beyond METHOD_ORDER share the tail of the palette.
 _PALETTE = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c")
 
@@ -33,7 +33,7 @@ def _save(fig: Figure, path: Path) -> Path:
     return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
 
 
-def ratio_curves(grid: Grid, context: Context, path: Path) -> Path:
+def ratio_curves(grid: Grid, context: Context, path: Path, metric: str) -> Path:
     """One panel per pair: trained methods as lines over train ratio, the others as horizontal lines."""
     pairs = grid.pairs(context)
     ratios = sorted({b.ratio for b in grid.blocks if b.context == context and b.ratio is not None})
@@ -47,7 +47,7 @@ def ratio_curves(grid: Grid, context: Context, path: Path) -> Path:
         fixed: dict[str, float] = {}
         for block in blocks:
             for method, record in block.runs.items():
-                value = record.results["overall"][METRIC]
+                value = record.results["overall"][metric]
                 if record.train_ratio is None:
                     fixed[method] = value
                 else:
@@ -59,7 +59,7 @@ def ratio_curves(grid: Grid, context: Context, path: Path) -> Path:
             ax.axhline(fixed[method], linestyle="--", color=_colour(method), label=f"{method} (ratio-free)")
         ax.set_title(pair)
         ax.set_xlabel("train ratio")
-        ax.set_ylabel("nDCG@10 (mean over tasks)")
+        ax.set_ylabel(f"{metric_label(metric)} (mean over tasks)")
         if ratios:
             ax.set_xticks(ratios)
             ax.set_xlim(0, max(ratios) * 1.1)
@@ -67,12 +67,12 @@ def ratio_curves(grid: Grid, context: Context, path: Path) -> Path:
         ax.legend(fontsize="small")
     for ax in axes[len(pairs) :]:
         ax.set_visible(False)
-    fig.suptitle(f"nDCG@10 against train ratio\n{context.label()}")
+    fig.suptitle(f"{metric_label(metric)} against train ratio\n{context.label()}")
     return _save(fig, path)
 
 
-def domain_bars(block: Block, path: Path) -> Path:
-    """nDCG@10 per domain, one bar per method, for one pair and train ratio."""
+def domain_bars(block: Block, path: Path, metric: str) -> Path:
+    """``metric`` per domain, one bar per method, for one pair and train ratio."""
     methods = block.methods
     domains = sorted({d for record in block.runs.values() for d in record.results["per_domain"]})
     width = 0.8 / len(methods)
@@ -81,7 +81,7 @@ def domain_bars(block: Block, path: Path) -> Path:
     ax = fig.subplots()
     values = np.array(
         [
-            [block.runs[m].results["per_domain"].get(d, {}).get(METRIC, np.nan) for d in domains]
+            [block.runs[m].results["per_domain"].get(d, {}).get(metric, np.nan) for d in domains]
             for m in methods
         ]
     )
@@ -89,7 +89,7 @@ def domain_bars(block: Block, path: Path) -> Path:
         offset = (i - (len(methods) - 1) / 2) * width
         ax.bar(x + offset, values[i], width, label=method, color=_colour(method))
     ax.set_xticks(x, domains)
-    ax.set_ylabel("nDCG@10")
+    ax.set_ylabel(metric_label(metric))
     # Headroom above the tallest bar for the legend.
     ax.set_ylim(0, max(np.nanmax(values, initial=0.0), 0.01) * 1.25)
     ratio = "ratio-free" if block.ratio is None else f"train ratio {block.ratio:g}"
@@ -99,8 +99,8 @@ def domain_bars(block: Block, path: Path) -> Path:
     return _save(fig, path)
 
 
-def gain_heatmap(grid: Grid, context: Context, path: Path) -> Path | None:
-    """ERA's nDCG@10 gain in points over the document model's zero-shot, query × document embedder.
+def gain_heatmap(grid: Grid, context: Context, path: Path, metric: str) -> Path | None:
+    """ERA's ``metric`` gain in points over the document model's zero-shot, query × document embedder.
 
     One panel per train ratio over every embedder of the context's pairs; cells without an ERA run
     or a zero-shot baseline read ``n/a``.
@@ -121,7 +121,7 @@ def gain_heatmap(grid: Grid, context: Context, path: Path) -> Path | None:
     gains = np.full((len(ratios), len(queries), len(docs)), np.nan)
     for (q, d, r), record in era.items():
         if (baseline := baselines[d]) is not None:
-            gain = record.results["overall"][METRIC] - baseline.results["overall"][METRIC]
+            gain = record.results["overall"][metric] - baseline.results["overall"][metric]
             gains[ratios.index(r), queries.index(q), docs.index(d)] = 100 * gain
     finite = gains[np.isfinite(gains)]
     limit = float(np.abs(finite).max()) if finite.size and np.abs(finite).max() > 0 else 1.0
@@ -141,6 +141,6 @@ def gain_heatmap(grid: Grid, context: Context, path: Path) -> Path | None:
             dark = not np.isnan(value) and abs(value) > 0.6 * limit
             label = "n/a" if np.isnan(value) else f"{value:+.1f}"
             ax.text(j, i, label, ha="center", va="center", color="white" if dark else "black")
-    fig.colorbar(image, ax=axes.tolist(), label="gain (nDCG@10 points)")
+    fig.colorbar(image, ax=axes.tolist(), label=f"gain ({metric_label(metric)} points)")
     fig.suptitle(f"ERA gain over the document model's zero-shot\n{context.label()}")
     return _save(fig, path)

@@ -1,4 +1,4 @@
-"""Paired significance tests between the methods of a block, with ranx, on per-query nDCG@10.
+"""Paired significance tests between the methods of a block, with ranx, on the report's per-query metric.
 
 Each run's per-unit TREC files are pooled into one Qrels and one Run by prefixing every query id
 with its unit's file name, so the test pairs the same query across methods over all tasks at once.
@@ -14,20 +14,21 @@ from pathlib import Path
 from ranx import Qrels, Run, compare
 
 from era_exp.report.grid import Block
+from era_exp.report.metrics import metric_label
 from era_exp.retrieve.trec import read_qrels, read_run
 
 STAT_TEST = "student"
-METRIC = "ndcg@10"
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
 SUPERSCRIPTS = "ᵃᵇᶜᵈᵉᶠᵍʰⁱʲᵏˡᵐⁿᵒᵖᑫʳˢᵗᵘᵛʷˣʸᶻ"
 
 
-def describe_test(alpha: float) -> str:
+def describe_test(alpha: float, metric: str) -> str:
     """The exact rule the report applies, stated once for tables and the dashboard."""
     return (
         "Two-sided paired Student's t-test "
         f"(ranx.compare, stat_test={STAT_TEST!r}, i.e. scipy.stats.ttest_rel) "
-        "on per-query nDCG@10 over every query scored by all methods of a block, pooled across tasks. "
+        f"on per-query {metric_label(metric)} over every query scored by all methods of a block, "
+        "pooled across tasks. "
         f"A difference counts as significant when p ≤ α = {alpha:g} (passed to ranx as max_p). "
         "No correction for multiple comparisons is applied (ranx applies none, e.g. no Bonferroni): "
         "each pair of methods is tested on its own. A superscript letter marks each method of the same "
@@ -87,7 +88,7 @@ def pooled(run_dir: Path) -> tuple[dict[str, dict[str, int]], dict[str, dict[str
     return qrels, run
 
 
-def compare_block(block: Block, alpha: float) -> BlockComparison | None:
+def compare_block(block: Block, alpha: float, metric: str) -> BlockComparison | None:
     """Pairwise tests between the block's methods; ``None`` with fewer than two methods."""
     if len(block.runs) < 2:
         return None
@@ -110,20 +111,20 @@ def compare_block(block: Block, alpha: float) -> BlockComparison | None:
         Run({q: run[q] for q in qids if q in run}, name=method) for method, (_, run) in loaded.items()
     ]
     report = compare(
-        ranx_qrels, ranx_runs, [METRIC], stat_test=STAT_TEST, max_p=alpha, make_comparable=True
+        ranx_qrels, ranx_runs, [metric], stat_test=STAT_TEST, max_p=alpha, make_comparable=True
     ).to_dict()
     methods = list(block.runs)
     pairs = []
     # Each later method (in table order) against each earlier one, so Δ > 0 means an improvement.
     for i, first in enumerate(methods):
         for second in methods[:i]:
-            p_value = float(report[first]["comparisons"][second][METRIC])
+            p_value = float(report[first]["comparisons"][second][metric])
             pairs.append(
                 PairComparison(
                     first,
                     second,
-                    float(report[first]["scores"][METRIC]),
-                    float(report[second]["scores"][METRIC]),
+                    float(report[first]["scores"][metric]),
+                    float(report[second]["scores"][metric]),
                     p_value,
                     not math.isnan(p_value) and p_value <= alpha,
                 )

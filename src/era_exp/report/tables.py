@@ -7,15 +7,9 @@ import math
 from dataclasses import dataclass, field
 
 from era_exp.report.grid import Block, Grid
+from era_exp.report.metrics import metric_label
 from era_exp.report.significance import BlockComparison
 
-OVERALL_METRICS = (
-    ("ndcg@10", "nDCG@10"),
-    ("ndcg@10_domain_mean", "nDCG@10 (domain mean)"),
-    ("map@100", "MAP@100"),
-    ("recall@100", "R@100"),
-    ("mrr@100", "MRR@100"),
-)
 BORROWED_MARK = "†"
 
 
@@ -87,21 +81,30 @@ def _borrowed_note(grid: Grid) -> list[str]:
     ]
 
 
-def overall_table(grid: Grid, tests: list[BlockComparison | None], test_note: str) -> Table:
-    """Rows = pair × train ratio × method; columns = overall metrics, nDCG@10 with significance letters."""
+def overall_table(
+    grid: Grid, tests: list[BlockComparison | None], test_note: str, metrics: list[str]
+) -> Table:
+    """Rows = pair × train ratio × method; columns = ``metrics`` (the first with significance letters
+    and its domain mean beside it)."""
     with_context = len(grid.contexts()) > 1
+    lead, *others = metrics
+    columns = [
+        (lead, metric_label(lead)),
+        (f"{lead}_domain_mean", f"{metric_label(lead)} (domain mean)"),
+        *((m, metric_label(m)) for m in others),
+    ]
     headers = [
         *_lead_headers(with_context),
         "#",
         "method",
-        *(label for _, label in OVERALL_METRICS),
+        *(label for _, label in columns),
         "tested queries",
     ]
     rows = []
     for block, test in zip(grid.blocks, tests, strict=True):
         for method, record in block.runs.items():
             overall = record.results["overall"]
-            values = [fmt(overall.get(key)) for key, _ in OVERALL_METRICS]
+            values = [fmt(overall.get(key)) for key, _ in columns]
             if test is not None:
                 values[0] += test.superscript(method)
             rows.append(
@@ -114,7 +117,7 @@ def overall_table(grid: Grid, tests: list[BlockComparison | None], test_note: st
                 ]
             )
     notes = [
-        "nDCG@10 is the mean over tasks; the domain mean is the mean of per-domain means. "
+        f"{metric_label(lead)} is the mean over tasks; the domain mean is the mean of per-domain means. "
         "Ratio-free methods, which read no labels (zero_shot, align_only), are repeated in every "
         "train-ratio block of their pair.",
         test_note,
@@ -123,8 +126,8 @@ def overall_table(grid: Grid, tests: list[BlockComparison | None], test_note: st
     return Table("Overall", headers, rows, notes)
 
 
-def domain_table(grid: Grid) -> Table:
-    """Rows = pair × train ratio × method; columns = nDCG@10 of each domain."""
+def domain_table(grid: Grid, metric: str) -> Table:
+    """Rows = pair × train ratio × method; columns = ``metric`` of each domain."""
     with_context = len(grid.contexts()) > 1
     domains = sorted(
         {d for block in grid.blocks for r in block.runs.values() for d in r.results["per_domain"]}
@@ -134,16 +137,17 @@ def domain_table(grid: Grid) -> Table:
     for block in grid.blocks:
         for method, record in block.runs.items():
             per_domain = record.results["per_domain"]
-            values = [fmt(per_domain.get(d, {}).get("ndcg@10")) for d in domains]
-            mean = record.results["overall"].get("ndcg@10_domain_mean")
+            values = [fmt(per_domain.get(d, {}).get(metric)) for d in domains]
+            mean = record.results["overall"].get(f"{metric}_domain_mean")
             rows.append([*_lead(block, with_context), _method_label(block, method), *values, fmt(mean)])
+    label = metric_label(metric)
     notes = [
-        "nDCG@10 per domain (mean over the domain's tasks); n/a where a run scored no task of the domain."
+        f"{label} per domain (mean over the domain's tasks); n/a where a run scored no task of the domain."
     ]
-    return Table("nDCG@10 per domain", headers, rows, [*notes, *_borrowed_note(grid)])
+    return Table(f"{label} per domain", headers, rows, [*notes, *_borrowed_note(grid)])
 
 
-def significance_rows(grid: Grid, tests: list[BlockComparison | None]) -> list[dict]:
+def significance_rows(grid: Grid, tests: list[BlockComparison | None], metric: str) -> list[dict]:
     """Every pairwise test as a flat record (for the CSV and the significance table)."""
     rows = []
     for block, test in zip(grid.blocks, tests, strict=True):
@@ -157,8 +161,8 @@ def significance_rows(grid: Grid, tests: list[BlockComparison | None]) -> list[d
                     "context": block.context.label(),
                     "method_a": pair.first,
                     "method_b": pair.second,
-                    "ndcg@10_a": pair.mean_first,
-                    "ndcg@10_b": pair.mean_second,
+                    f"{metric}_a": pair.mean_first,
+                    f"{metric}_b": pair.mean_second,
                     "delta": pair.mean_first - pair.mean_second,
                     "p_value": pair.p_value,
                     "significant": pair.significant,
@@ -168,15 +172,15 @@ def significance_rows(grid: Grid, tests: list[BlockComparison | None]) -> list[d
     return rows
 
 
-def significance_table(grid: Grid, tests: list[BlockComparison | None], test_note: str) -> Table:
+def significance_table(grid: Grid, tests: list[BlockComparison | None], test_note: str, metric: str) -> Table:
     """One row per tested pair of methods with means over the tested queries, Δ and p-value."""
     with_context = len(grid.contexts()) > 1
     headers = [
         *_lead_headers(with_context),
         "method A",
         "method B",
-        "nDCG@10 A",
-        "nDCG@10 B",
+        f"{metric_label(metric)} A",
+        f"{metric_label(metric)} B",
         "Δ (A − B)",
         "p-value",
         "significant",
@@ -189,17 +193,17 @@ def significance_table(grid: Grid, tests: list[BlockComparison | None], test_not
             *([row["context"]] if with_context else []),
             row["method_a"],
             row["method_b"],
-            fmt(row["ndcg@10_a"]),
-            fmt(row["ndcg@10_b"]),
+            fmt(row[f"{metric}_a"]),
+            fmt(row[f"{metric}_b"]),
             f"{row['delta']:+.4f}",
             fmt_p(row["p_value"]),
             "yes" if row["significant"] else "no",
             str(row["num_queries"]),
         ]
-        for row in significance_rows(grid, tests)
+        for row in significance_rows(grid, tests, metric)
     ]
     notes = [
         "Means here are over the tested queries only (pooled over tasks), not means over tasks.",
         test_note,
     ]
-    return Table("Significance of nDCG@10 differences", headers, rows, notes)
+    return Table(f"Significance of {metric_label(metric)} differences", headers, rows, notes)

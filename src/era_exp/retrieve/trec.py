@@ -36,7 +36,7 @@ def write_run(path: str | Path, run: Mapping[str, Mapping[str, float]], tag: str
             f"{encode_id(qid)} Q0 {encode_id(doc)} {rank} {score:.6f} {tag}"
             for rank, (doc, score) in enumerate(ranked, 1)
         )
-    return atomic_write_text(path, "\n".join(lines) + "\n")
+    return atomic_write_text(path, "\n".join(lines) + "\n", "TREC run file")
 
 
 def write_qrels(path: str | Path, qrels: Mapping[str, Mapping[str, int]]) -> Path:
@@ -46,7 +46,7 @@ def write_qrels(path: str | Path, qrels: Mapping[str, Mapping[str, int]]) -> Pat
         for qid in sorted(qrels)
         for doc, grade in sorted(qrels[qid].items())
     ]
-    return atomic_write_text(path, "\n".join(lines) + "\n")
+    return atomic_write_text(path, "\n".join(lines) + "\n", "TREC qrels file")
 
 
 def read_run(path: str | Path) -> dict[str, dict[str, float]]:

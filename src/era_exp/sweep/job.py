@@ -4,14 +4,16 @@ Order of checks for a grid point with run key K in folder F of sweep S:
 1. F already holds complete results for K (DONE names K): nothing to do.
 2. Another folder of S computed K (``S/.points/K.json``): link its outputs into F.
 3. Otherwise compute K in F, then record F as K's source for the rest of the sweep.
-Steps 2-3 run under K's lock (step 1 is checked again once it is held), so concurrent jobs compute
-each key once, even when the same sweep is launched twice. A job killed mid-way left
+Steps 2-3 run under K's lock and F's run lock (step 1 is checked again once they are held), so
+concurrent jobs compute each key once, even when the same sweep is launched twice; a plain run
+takes F's lock alone, so two runs into one folder compute once. A job killed mid-way left
 no DONE, so step 1 fails for it and it is redone from scratch on the next run of the sweep.
 """
 
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
@@ -19,9 +21,9 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from era_exp.logs import console
-from era_exp.pipeline.results import completed_results, run_key
+from era_exp.pipeline.results import completed_results, run_key, run_lock
 from era_exp.pipeline.run import run
-from era_exp.sweep.store import PointStore, clear_outputs
+from era_exp.sweep.store import PointStore
 from era_exp.tracking.tracker import plain_config, tracking
 
 log = logging.getLogger(__name__)
@@ -39,19 +41,20 @@ def run_job(
         if store is not None and store.source(key) is None:
             store.publish(out_dir, key)
         return done
-    if store is None:
-        return _compute(cfg, out_dir, group)
-    with store.lock(key):
+    with store.lock(key) if store is not None else nullcontext(), run_lock(out_dir):
         if reuse and (done := completed_results(out_dir, key)):
-            return done  # finished by a concurrent job (the same sweep launched twice) while we waited
-        source = store.source(key) if reuse else None
+            # Finished by a concurrent process (the same run or sweep launched twice) while we waited.
+            log.info("%s: run %s was completed by another process meanwhile, skipped", out_dir, key)
+            return done
+        source = store.source(key) if store is not None and reuse else None
         if source is not None:
             with tracking(cfg, out_dir, group=group) as tracker:
                 results = store.materialize(key, source, out_dir, lambda twin: restate(twin, cfg))
                 tracker.log_results(results)
             return results
         results = _compute(cfg, out_dir, group)
-        store.publish(out_dir, key)
+        if store is not None:
+            store.publish(out_dir, key)
         return results
 
 
@@ -67,7 +70,6 @@ def hydra_job(cfg: DictConfig) -> dict:
 
 def _compute(cfg: DictConfig, out_dir: Path, group: str | None) -> dict:
     log.info("%s: computing run %s", out_dir, run_key(cfg))
-    clear_outputs(out_dir)
     with tracking(cfg, out_dir, group=group) as tracker:
         results = run(cfg, out_dir, trainer_kwargs=tracker.trainer_kwargs())
         tracker.log_results(results)

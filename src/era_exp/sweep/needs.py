@@ -11,7 +11,6 @@ validation queries with the query model, and with the document model when it is 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -20,7 +19,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from era_exp.data.schema import Task
-from era_exp.embed.cache import EmbeddingCache
+from era_exp.embed.distributed import EncodeJob, EncodeSettings, encode_jobs, shard_of
 from era_exp.pipeline.embeddings import RunEmbeddings, prefetch
 from era_exp.pipeline.plan import plan_from_config
 from era_exp.sweep.grid import compose_grid
@@ -35,10 +34,14 @@ class TextRecorder:
     texts: dict[str, dict[str, None]] = field(default_factory=dict)
     embedders: dict[str, object] = field(default_factory=dict)
 
-    def get_or_encode(self, embedder, texts: Sequence[str]) -> np.ndarray:
-        """Remember ``texts`` for ``embedder`` (in first-request order); return a placeholder array."""
+    def fill(self, embedder, texts: Sequence[str]) -> None:
+        """Remember ``texts`` for ``embedder`` (in first-request order)."""
         self.embedders.setdefault(embedder.identity, embedder)
         self.texts.setdefault(embedder.identity, {}).update(dict.fromkeys(texts))
+
+    def get_or_encode(self, embedder, texts: Sequence[str]) -> np.ndarray:
+        """Remember ``texts`` like :meth:`fill`; return a placeholder array."""
+        self.fill(embedder, texts)
         return np.zeros((len(texts), 0), dtype=np.float32)
 
 
@@ -93,24 +96,36 @@ def plan_encoding(overrides: Sequence[str]) -> EncodingPlan:
     return EncodingPlan(points=len(configs), recorders=recorders)
 
 
-def encode_plan(plan: EncodingPlan) -> dict:
-    """Fill each cache with every text of ``plan``: one request per embedder, only misses encoded."""
-    start = time.perf_counter()
-    encoded = hits = 0
+def encoding_jobs(plan: EncodingPlan, shard: tuple[int, int] | None = None) -> list[EncodeJob]:
+    """One job per (cache folder, embedder); with ``shard=(index, count)`` only that shard's texts."""
+    jobs = []
     for cache_dir, recorder in plan.recorders.items():
-        cache = EmbeddingCache(cache_dir)
         for identity, texts in recorder.texts.items():
-            cache.get_or_encode(recorder.embedders[identity], list(texts))
-            log.info(
-                "%s: %d texts needed, %d encoded",
-                identity,
-                len(texts),
-                cache.stats.per_identity[identity]["encoded"],
-            )
-        encoded += cache.stats.encoded
-        hits += cache.stats.hits
-    seconds = round(time.perf_counter() - start, 3)
-    return {**plan.summary(), "encoded": encoded, "hits": hits, "seconds": seconds}
+            chosen = list(texts) if shard is None else shard_of(list(texts), *shard)
+            jobs.append(EncodeJob(cache_dir, recorder.embedders[identity], chosen))
+    return jobs
+
+
+def encode_plan(
+    plan: EncodingPlan, settings: EncodeSettings | None = None, shard: tuple[int, int] | None = None
+) -> dict | None:
+    """Fill each cache with the texts of ``plan`` (or one shard of them), only misses encoded.
+
+    Returns the summary on the process that reports (the only one, or rank 0), ``None`` on others.
+    """
+    jobs = encoding_jobs(plan, shard)
+    report = encode_jobs(jobs, settings or EncodeSettings())
+    if report is None:
+        return None
+    assigned = sum(len(job.texts) for job in jobs)
+    # Texts this encode found on disk: assigned minus encoded (per-request hits are in "processes").
+    hits = assigned - report.encoded
+    log.info("%d texts assigned, %d encoded, %d already on disk", assigned, report.encoded, hits)
+    summary = {**plan.summary(), "encoded": report.encoded, "hits": hits, "seconds": report.seconds}
+    summary["processes"] = report.ranks
+    if shard is not None:
+        summary["shard"] = {"index": shard[0], "count": shard[1], "texts": assigned}
+    return summary
 
 
 def _embedder(built: dict[str, object], node: DictConfig):

@@ -24,24 +24,11 @@ from pathlib import Path
 from filelock import FileLock
 
 from era_exp.io import atomic_write_json, atomic_write_text
-from era_exp.pipeline.results import DONE_FILE, RESULTS_FILE, completed_results
+from era_exp.pipeline.results import DONE_FILE, RESULTS_FILE, RUN_OUTPUTS, clear_outputs, completed_results
 
 log = logging.getLogger(__name__)
 
 POINTS_DIR = ".points"
-# What the pipeline writes into a run folder besides DONE: shared between points, cleared before a redo.
-RUN_OUTPUTS = (RESULTS_FILE, "runs", "qrels", "adapter")
-
-
-def clear_outputs(out_dir: Path) -> None:
-    """Remove a run's outputs, DONE first, so a redo never mixes with a previous attempt."""
-    (out_dir / DONE_FILE).unlink(missing_ok=True)
-    for name in RUN_OUTPUTS:
-        path = out_dir / name
-        if path.is_dir():
-            shutil.rmtree(path)
-        else:
-            path.unlink(missing_ok=True)
 
 
 class PointStore:
