@@ -149,7 +149,7 @@ def cache_cost(model: str, texts: list[str], args: argparse.Namespace) -> dict:
         "warm_texts_per_s": round(len(texts) / warm_s, 1),
         "warm_over_cold": round(warm_s / cold_s, 5),
         "chunk_size": cold_cache.chunk_size,
-        "commit_seconds": cold_cache.commit_seconds,
+        "chunk_chars": cold_cache.chunk_chars,
         "shards": cold_cache.shards_committed,
         "model_seconds": round(cold_cache.encode_seconds, 3),
         "lease_and_commit_seconds": round(cold_cache.overhead_seconds, 4),

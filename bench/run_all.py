@@ -93,14 +93,16 @@ def _commit_lines(cache: dict) -> list[str]:
     """Commit overhead and storage dtype figures of the cold cache run (absent in older results)."""
     if "shards" not in cache:
         return []
+    if "chunk_chars" in cache:
+        bound = f"{cache['chunk_chars']:,.0f} characters of text"
+    else:  # results measured when chunks were sized by time
+        bound = f"about {cache['commit_seconds']:g} s of work"
     lines = [
         "",
-        f"Committing as it goes (every {cache['chunk_size']} texts or {cache['commit_seconds']:g} s, "
+        f"Committing as it goes (every {cache['chunk_size']} texts or {bound}, "
         f"whichever first): the cold run committed {cache['shards']} chunks, each leased and written "
         f"(with fsync) in {cache['lease_and_commit_seconds']} s in all against {cache['model_seconds']} s "
-        f"inside the model: an overhead of {cache['commit_overhead_fraction']:.2%}. A chunk is sized from "
-        "the rate measured on the one before, so on cores whose load changes a chunk can run past "
-        "the time bound.",
+        f"inside the model: an overhead of {cache['commit_overhead_fraction']:.2%}.",
     ]
     if storage := cache.get("storage"):
         full, half = storage["float32"], storage["float16"]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from era_exp.embed.cache import EmbeddingCache
 from era_exp.embed.distributed import EncodeJob, EncodeSettings, encode_jobs, shard_of
@@ -49,7 +50,12 @@ def test_two_cpu_ranks_encode_each_text_once_with_single_process_vectors(
     assert sum(rank["encoded"] for rank in ranks) == len(TEXTS)  # each distinct text once in total
     embedder = HFEmbedder("tiny", str(tiny_model_dir), device="cpu", batch_size=1)
     distributed = EmbeddingCache(tmp_path / "cache").read(embedder, TEXTS)
-    single = EmbeddingCache(tmp_path / "single").get_or_encode(embedder, TEXTS)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as in the ranks: the thread count changes float reductions
+    try:
+        single = EmbeddingCache(tmp_path / "single").get_or_encode(embedder, TEXTS)
+    finally:
+        torch.set_num_threads(threads)
     np.testing.assert_array_equal(distributed, single)
     assert not list((tmp_path / "cache" / embedder.identity / "claims").glob("claim-*"))
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from era_exp.data.schema import Query
-from era_exp.embed.cache import EmbeddingCache, encode_docs, encode_queries
+from era_exp.embed.cache import EmbeddingCache, chunk_grid, encode_docs, encode_queries
 from helpers.fake_embedder import FakeEmbedder
 
 TEXTS = [f"document number {i} " + "word " * (i % 7) for i in range(23)]
@@ -165,6 +165,8 @@ def test_bad_arguments(tmp_path: Path) -> None:
         EmbeddingCache(tmp_path, verify="none")
     with pytest.raises(ValueError, match="chunk_size"):
         EmbeddingCache(tmp_path, chunk_size=0)
+    with pytest.raises(ValueError, match="chunk_chars"):
+        EmbeddingCache(tmp_path, chunk_chars=0)
 
 
 def _concurrent_worker(model_dir: str, root: str, texts: list[str], barrier, results) -> None:
@@ -213,57 +215,88 @@ class KilledAfter(FakeEmbedder):
 
 
 def test_an_interrupted_small_encode_keeps_its_committed_chunks(tmp_path: Path) -> None:
-    """300 texts (fewer than one old fixed chunk of 2,048), killed a third of the way: work is kept."""
+    """300 texts in chunks of 64, killed a third of the way: the committed chunks are kept."""
     texts = [f"passage {i} " + "text " * (i % 13) for i in range(300)]
     killed = KilledAfter(100)
     with pytest.raises(KeyboardInterrupt):
-        EmbeddingCache(tmp_path).get_or_encode(killed, texts)
+        EmbeddingCache(tmp_path, chunk_size=64).get_or_encode(killed, texts)
     kept = sum(json.loads(p.read_text())["rows"] for p in shard_records(tmp_path, killed))
     assert kept == len(killed.encoded) > 0
     assert not (tmp_path / killed.identity / "claims").exists() or not any(
         (tmp_path / killed.identity / "claims").iterdir()
     )
     resumed = FakeEmbedder()
-    cache = EmbeddingCache(tmp_path)
+    cache = EmbeddingCache(tmp_path, chunk_size=64)
     cache.get_or_encode(resumed, texts)
     assert cache.stats.encoded == len(texts) - kept
     assert not set(resumed.encoded) & set(killed.encoded)
 
 
-class ClockedEmbedder(FakeEmbedder):
-    """Every text takes ``seconds_per_text`` on a fake clock, so chunk sizing is deterministic."""
+def test_the_grid_cuts_by_count_or_volume_on_the_chunks_own_texts() -> None:
+    costs = np.array([50, 50, 50, 10, 10, 10, 10, 10, 10, 10], dtype=float)
+    by_volume = chunk_grid(costs, chunk_size=4, chunk_chars=100)
+    assert [c.tolist() for c in by_volume] == [[0, 1], [2, 3, 4, 5], [6, 7, 8, 9]]  # volume, count, count
+    assert [c.tolist() for c in chunk_grid(costs, chunk_size=3, chunk_chars=1e9)] == [
+        [0, 1, 2],
+        [3, 4, 5],
+        [6, 7, 8],
+        [9],
+    ]
+    assert chunk_grid(np.empty(0), chunk_size=3, chunk_chars=10) == []
+    # A cut depends only on the chunk's own texts: whatever whole chunks are removed (committed
+    # before a kill), the rest re-grids into exactly the chunks that were left.
+    rng = np.random.default_rng(0)
+    costs = rng.integers(64, 1600, size=400).astype(float)
+    grid = chunk_grid(costs, chunk_size=16, chunk_chars=6000)
+    assert np.array_equal(np.concatenate(grid), np.arange(len(costs)))
+    for removed in ([0], [1, 2], [0, 3, len(grid) - 1], list(range(0, len(grid), 2))):
+        left = [c for i, c in enumerate(grid) if i not in removed]
+        positions = np.concatenate(left)
+        regrid = [positions[c] for c in chunk_grid(costs[positions], chunk_size=16, chunk_chars=6000)]
+        assert [c.tolist() for c in regrid] == [c.tolist() for c in left]
 
-    def __init__(self, seconds_per_text: float) -> None:
-        super().__init__()
-        self.now = 0.0
-        self.seconds_per_text = seconds_per_text
 
-    def clock(self) -> float:
-        return self.now
+def test_chunks_follow_the_grid(tmp_path: Path) -> None:
+    texts = [f"text {i:03d}" for i in range(100)]  # 8 characters + 64 per text: a cost of 72 each
+    embedder = FakeEmbedder()
+    cache = EmbeddingCache(tmp_path, chunk_size=30, chunk_chars=72 * 20)
+    cache.fill(embedder, texts)
+    assert [len(call) for call in embedder.calls] == [20] * 5  # volume first
+    assert cache.shards_committed == 5 == len(shard_records(tmp_path, embedder))
+
+
+class KilledAfterCalls:
+    """A real embedder interrupted at its ``calls + 1``-th encode, as a kill between two commits."""
+
+    def __init__(self, embedder, calls: int) -> None:
+        self.inner = embedder
+        self.calls = calls
+        self.name, self.identity, self.dim = embedder.name, embedder.identity, embedder.dim
+        self.max_length, self.cache_dtype = embedder.max_length, embedder.cache_dtype
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        self.now += self.seconds_per_text * len(texts)
-        return super().encode(texts)
+        if self.calls == 0:
+            raise KeyboardInterrupt("simulated kill")
+        self.calls -= 1
+        return self.inner.encode(texts)
 
 
-@pytest.mark.parametrize(
-    ("chunk_size", "commit_seconds", "sizes"),
-    [
-        (256, 5.0, [16] + [5] * 16 + [4]),  # time first: about 5 s of work per chunk
-        (10, 1000.0, [10] * 10),  # size first
-    ],
-)
-def test_chunks_commit_by_size_or_time_whichever_first(
-    tmp_path: Path, chunk_size: int, commit_seconds: float, sizes: list[int]
-) -> None:
-    texts = [f"text {i:03d}" for i in range(100)]  # equal lengths, equal cost
-    embedder = ClockedEmbedder(seconds_per_text=1.0)
-    cache = EmbeddingCache(
-        tmp_path, chunk_size=chunk_size, commit_seconds=commit_seconds, clock=embedder.clock
-    )
-    cache.fill(embedder, texts)
-    assert [len(call) for call in embedder.calls] == sizes
-    assert cache.shards_committed == len(sizes) == len(shard_records(tmp_path, embedder))
+def test_a_resumed_encode_is_bit_identical_to_an_uninterrupted_one(tmp_path: Path, minilm_embedder) -> None:
+    """MiniLM batches and pads within a chunk, so this holds only if a resume re-forms the same chunks."""
+    assert minilm_embedder.batch_size > 1
+    rng = np.random.default_rng(3)
+    words = ["retrieval", "adapter", "align", "query", "document", "frozen", "index", "embedding"]
+    texts = [" ".join(rng.choice(words, size=int(n))) for n in rng.integers(2, 60, size=90)]
+    settings = {"chunk_size": 16, "chunk_chars": 1500}
+    whole = EmbeddingCache(tmp_path / "whole", **settings).get_or_encode(minilm_embedder, texts)
+    for calls in (1, 3):
+        root = tmp_path / f"killed-after-{calls}"
+        with pytest.raises(KeyboardInterrupt):
+            EmbeddingCache(root, **settings).fill(KilledAfterCalls(minilm_embedder, calls), texts)
+        resumed_cache = EmbeddingCache(root, **settings)
+        resumed = resumed_cache.get_or_encode(minilm_embedder, texts)
+        assert 0 < resumed_cache.stats.encoded < len(texts)
+        np.testing.assert_array_equal(resumed, whole)
 
 
 def test_hits_count_requests_not_distinct_texts(tmp_path: Path) -> None:

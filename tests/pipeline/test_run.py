@@ -58,7 +58,11 @@ def test_an_optimised_metric_that_is_not_computed_fails_before_any_work(run_conf
         "data=builtin", "data.max_queries=60", "eval.metrics=[map@100]", "eval.optimized_metric=map@100"
     )
     results = run(chosen, tmp_path)
-    assert set(results["overall"]) == {"map@100", "map@100_domain_mean", "num_tasks", "num_domains"}
+    assert {key for key in results["overall"] if "@" in key} == {
+        "map@100",
+        "map@100_domain_mean",
+        "map@100_query_weighted",
+    }
     assert (tmp_path / "DONE").read_text().strip() == results["run_key"]
 
 
@@ -126,6 +130,7 @@ def test_stage_one_encodes_only_sampled_documents_with_the_query_model(
         "data.tasks=[HuggingfaceAPI]",
         "method=align_only",
         "query_embedder.max_length=64",
+        "doc_embedder.max_length=96",  # short on both sides (distinct identities) keeps the encode quick
         "stage1.samples_per_task=30",
         "stage1.epochs=1",
     )

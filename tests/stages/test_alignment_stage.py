@@ -114,3 +114,13 @@ def test_alignment_without_holdout_leaves_global_torch_flags_alone() -> None:
     )
     assert result["val_loss"] is None and result["n_val"] == 0 and result["n_train"] == 160
     assert torch.are_deterministic_algorithms_enabled() == deterministic
+
+
+def test_sampling_caps_a_multi_split_task_as_one_task() -> None:
+    units = [Task(f"T/{i}", "T", "Code", (), _corpus(f"c{i}", 6)) for i in range(5)]
+    result = sample_alignment_docs(units, samples_per_task=10, seed=3)
+    assert sum(len(rows) for _, rows in result) == 10, "the cap is per MAIR task, not per sub-split"
+    assert {c.key for c, _ in result} <= {f"c{i}" for i in range(5)}
+    assert all(rows and max(rows) < 6 for _, rows in result)
+    everything = sample_alignment_docs(units, 100, seed=3)
+    assert {c.key: rows for c, rows in everything} == {u.corpus.key: list(range(6)) for u in units}

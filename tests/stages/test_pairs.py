@@ -105,3 +105,17 @@ def test_concat_and_shape_checks() -> None:
         PairSet(torch.zeros(2, 3), torch.zeros(2, 4), torch.zeros(2, 5, 3))
     with pytest.raises(ValueError, match="no pair sets"):
         concat_pairs([])
+
+
+def test_a_query_labelling_its_whole_corpus_is_skipped(caplog: pytest.LogCaptureFixture) -> None:
+    tiny = Corpus("tiny-0000", ("d0", "d1"), ("text d0", "text d1"))
+    everything = Query("q0", "find", "a", {"d0": 1, "d1": 1})
+    usable = Query("q1", "find", "b", {"d0": 1})
+    query_vecs, teacher, docs = _vectors()
+    with caplog.at_level(logging.WARNING):
+        pairs = build_pairs([everything, usable], tiny, query_vecs[:2], teacher[:2], docs[:2], _miner(), 1)
+    assert "label every one of its 2 documents" in caplog.text and "q0" in caplog.text
+    torch.testing.assert_close(pairs.query, query_vecs[[1]])
+    assert pairs.negatives.shape == (1, _miner().n_negatives, D_D)
+    none_left = build_pairs([everything], tiny, query_vecs[:1], teacher[:1], docs[:2], _miner(), 1)
+    assert len(none_left) == 0 and none_left.negatives.shape == (0, _miner().n_negatives, D_D)

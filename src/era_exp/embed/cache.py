@@ -9,10 +9,15 @@ its texts encoded again, never used. The storage dtype is part of the identity, 
 readers always get float32.
 
 Misses are encoded in small chunks, each committed as its own shard as soon as it is encoded, so an
-interrupted run loses at most one chunk. A chunk holds at most ``chunk_size`` texts and is sized to
-take about ``commit_seconds`` at the rate measured on the chunks before it. Concurrent processes
-split the misses: each chunk is leased through :mod:`era_exp.embed.claims` before it is encoded, so
-every text is encoded once in total, and a dead worker's leases are taken over by the others.
+interrupted run loses at most one chunk. The chunks form a grid fixed by the request alone: the
+missing texts, longest first (a stable sort), are cut greedily into chunks of at most
+``chunk_size`` texts and about ``chunk_chars`` of text volume (:func:`chunk_grid`). A vector depends
+on the texts it is batched with, so the grid must never depend on the clock or on other workers: a
+cut depends only on the chunk's own texts, hence after a kill the texts still missing re-grid into
+exactly the chunks that were not committed, and a resumed encode is bit-identical to one that was
+never interrupted. Concurrent processes split the misses by leasing whole grid chunks through
+:mod:`era_exp.embed.claims` before encoding them, so every text is encoded once in total, and a dead
+worker's leases are taken over by the others.
 """
 
 from __future__ import annotations
@@ -41,9 +46,9 @@ log = logging.getLogger(__name__)
 VERIFY_MODES = ("size", "hash")
 STORAGE_DTYPES = ("float32", "float16", "bfloat16")
 _ON_DISK = {"float32": np.dtype(np.float32), "float16": np.dtype(np.float16), "bfloat16": np.dtype(np.uint16)}
-_FIRST_CHUNK = 16  # texts in the first chunk, before any rate is known
 _CHARS_PER_TOKEN = 6  # a text costs at most this many characters per token of max_length
 _TEXT_COST = 64  # plus this much per text (special tokens, padding, per-row work), in characters
+DEFAULT_CHUNK_CHARS = 65536  # text volume per chunk: a few seconds of MiniLM on one CPU core
 _POLL_SECONDS = 0.5  # wait between looks while every missing text is claimed by another worker
 
 
@@ -51,7 +56,7 @@ class Embedder(Protocol):
     """What the cache needs from an embedder (``HFEmbedder`` is one).
 
     An embedder may also have ``cache_dtype`` (default float32) and ``max_length`` (used to cap
-    the cost of a text when sizing chunks).
+    the volume of a text when cutting chunks).
     """
 
     name: str
@@ -106,6 +111,25 @@ def from_storage(stored: np.ndarray, dtype: str) -> np.ndarray:
     if dtype == "bfloat16":
         return (stored.astype(np.uint32) << 16).view(np.float32)
     return np.asarray(stored, dtype=np.float32)
+
+
+def chunk_grid(costs: np.ndarray, chunk_size: int, chunk_chars: float) -> list[np.ndarray]:
+    """Positions ``0..len(costs)-1`` cut greedily into chunks, in order.
+
+    Each chunk takes the next text, and is cut once it holds ``chunk_size`` texts or its volume
+    (the sum of its texts' ``costs``) reaches ``chunk_chars``. A cut depends only on the chunk's own
+    texts, so the grid over any run of whole chunks kept in order (the texts still missing after a
+    kill) is exactly those chunks.
+    """
+    chunks, start, volume = [], 0, 0.0
+    for position, cost in enumerate(costs):
+        volume += float(cost)
+        if position + 1 - start >= chunk_size or volume >= chunk_chars:
+            chunks.append(np.arange(start, position + 1))
+            start, volume = position + 1, 0.0
+    if start < len(costs):
+        chunks.append(np.arange(start, len(costs)))
+    return chunks
 
 
 def _npy_bytes(array: np.ndarray) -> bytes:
@@ -274,9 +298,12 @@ class _Store:
 class EmbeddingCache:
     """Embeddings on disk keyed by ``(embedder.identity, sha1(text))``.
 
-    ``chunk_size`` and ``commit_seconds`` bound the work a kill can lose (a chunk is committed when
-    it reaches either); ``stale_seconds`` is how old another host's lease heartbeat must be before
-    its texts are taken over (a dead process on this host is noticed at once).
+    ``chunk_size`` (texts) and ``chunk_chars`` (text volume: characters, capped per text at what
+    ``max_length`` tokens can hold, plus a per-text cost) bound a chunk, and so the work a kill can
+    lose; they fix the chunk grid and with it the vectors, bit for bit. The default volume is about
+    4 s of bundled-MiniLM work on one CPU core (docs/encoding-at-scale.md). ``stale_seconds`` is
+    how old another host's lease heartbeat must be before its texts are taken over (a dead process
+    on this host is noticed at once).
     ``verify="hash"`` checks every shard's sha256 when first opened in a process (about a second
     per GB); ``"size"`` only checks byte sizes and array shapes, for very large caches.
     """
@@ -285,7 +312,7 @@ class EmbeddingCache:
         self,
         root: str | Path,
         chunk_size: int = 256,
-        commit_seconds: float = 30.0,
+        chunk_chars: float = DEFAULT_CHUNK_CHARS,
         verify: str = "hash",
         stale_seconds: float = 120.0,
         heartbeat_seconds: float = 10.0,
@@ -295,12 +322,12 @@ class EmbeddingCache:
             raise ValueError(f"unknown verify mode {verify!r}; known: {', '.join(VERIFY_MODES)}")
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-        if commit_seconds <= 0:
-            raise ValueError(f"commit_seconds must be > 0, got {commit_seconds}")
+        if chunk_chars <= 0:
+            raise ValueError(f"chunk_chars must be > 0, got {chunk_chars}")
         ClaimBoard(Path(root), stale_seconds, heartbeat_seconds)  # validates the lease timings
         self.root = Path(root)
         self.chunk_size = chunk_size
-        self.commit_seconds = commit_seconds
+        self.chunk_chars = chunk_chars
         self.verify = verify
         self.stale_seconds = stale_seconds
         self.heartbeat_seconds = heartbeat_seconds
@@ -370,20 +397,13 @@ class EmbeddingCache:
         store = self._fill(embedder, texts, keys)
         return self._read(store, keys, texts)
 
-    def _next_chunk(self, free: np.ndarray, costs: np.ndarray, rate: float | None) -> np.ndarray:
-        """The first texts of ``free`` that fit ``chunk_size`` and about ``commit_seconds`` of work."""
-        if rate is None:
-            return free[: min(self.chunk_size, _FIRST_CHUNK)]
-        budget = rate * self.commit_seconds
-        fits = int(np.searchsorted(np.cumsum(costs[free[: self.chunk_size]]), budget, side="right"))
-        return free[: max(1, fits)]
-
     def _encode_missing(self, embedder: Embedder, store: _Store, texts: list[str], keys: np.ndarray) -> int:
-        """Encode ``texts`` (longest first) chunk by chunk under leases; return how many this process did."""
+        """Encode ``texts`` grid chunk by grid chunk under leases; return how many this process did."""
         order = np.argsort([-len(t) for t in texts], kind="stable")
         cap = _CHARS_PER_TOKEN * int(getattr(embedder, "max_length", 0) or 1024)
         lengths = np.fromiter(map(len, texts), dtype=np.float64, count=len(texts))
         costs = np.minimum(lengths, cap) + _TEXT_COST
+        grid = [order[chunk] for chunk in chunk_grid(costs[order], self.chunk_size, self.chunk_chars)]
         by_key = np.argsort(keys)
         sorted_keys = keys[by_key]
 
@@ -393,7 +413,7 @@ class EmbeddingCache:
             return by_key[pos[sorted_keys[pos] == other]]
 
         pending = np.ones(len(texts), dtype=bool)
-        rate: float | None = None  # text cost per second on the last chunk
+        settled = 0  # grid chunks before this one have no pending text
         done = 0
         with tqdm(total=len(texts), desc=f"embed {embedder.name}", unit="text", disable=quiet()) as bar:
             while pending.any():
@@ -404,17 +424,16 @@ class EmbeddingCache:
                         theirs = mine(shard.keys)
                         bar.update(int(pending[theirs].sum()))
                         pending[theirs] = False
-                    available = pending.copy()
-                    rivals = set()  # other workers holding leases on texts this request needs
+                    leased = np.zeros(len(texts), dtype=bool)
                     for other in live:
-                        held = mine(other.keys)
-                        if available[held].any():
-                            rivals.add((other.host, other.pid))
-                        available[held] = False
-                    free = order[available[order]]
-                    # Fair share: leave texts for the rivals rather than taking everything left.
-                    share = -(-len(free) // (len(rivals) + 1))
-                    chunk = self._next_chunk(free, costs, rate)[:share]
+                        leased[mine(other.keys)] = True
+                    while settled < len(grid) and not pending[grid[settled]].any():
+                        settled += 1
+                    # The first chunk with texts to encode that no live worker holds a lease on.
+                    chunk = next(
+                        (c[pending[c]] for c in grid[settled:] if pending[c].any() and not leased[c].any()),
+                        np.empty(0, np.int64),
+                    )
                     claim = store.board.stake(keys[chunk]) if len(chunk) else None
                 self.overhead_seconds += self.clock() - start
                 if claim is None:
@@ -432,7 +451,6 @@ class EmbeddingCache:
                     self.overhead_seconds += self.clock() - start - seconds
                 self.encode_seconds += seconds
                 self.shards_committed += 1
-                rate = float(costs[chunk].sum()) / max(seconds, 1e-6)
                 pending[chunk] = False
                 done += len(chunk)
                 bar.update(len(chunk))

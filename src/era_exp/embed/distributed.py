@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from era_exp.embed.cache import EmbeddingCache, text_keys
+from era_exp.embed.cache import DEFAULT_CHUNK_CHARS, EmbeddingCache, text_keys
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ class EncodeSettings:
     nodes: int = 1
     strategy: str = "ddp"
     chunk_size: int = 256
-    commit_seconds: float = 30.0
+    chunk_chars: float = DEFAULT_CHUNK_CHARS
     stale_seconds: float = 120.0
     verify: str = "hash"
     unit_chunks: int = 8
@@ -58,7 +58,7 @@ class EncodeSettings:
         return EmbeddingCache(
             root,
             chunk_size=self.chunk_size,
-            commit_seconds=self.commit_seconds,
+            chunk_chars=self.chunk_chars,
             verify=self.verify,
             stale_seconds=self.stale_seconds,
         )

@@ -7,6 +7,8 @@ needed, so the large query model never embeds whole corpora.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -37,19 +39,30 @@ LOSSES = ("cosine", "mse", "smooth_l1")
 def sample_alignment_docs(
     tasks: Sequence[Task], samples_per_task: int = 1000, seed: int = 42
 ) -> list[tuple[Corpus, list[int]]]:
-    """Corpus rows to embed for Stage 1: up to ``samples_per_task`` distinct documents per task.
+    """Corpus rows to embed for Stage 1: up to ``samples_per_task`` distinct documents per MAIR task.
 
-    Each task's sample depends only on ``seed`` and the task's name, so adding or removing other
-    tasks does not change it. Tasks sharing a corpus contribute to one deduplicated, sorted row
-    list for that corpus; corpora appear in order of first use.
+    The cap is per MAIR task, not per evaluation unit: a task of many sub-splits (SWE-Bench-Lite's
+    119 instances) contributes as many documents as a single-split task, drawn from the union of its
+    units' corpora. Each task's sample depends only on ``seed`` and the task's name, so adding or
+    removing other tasks does not change it. Tasks sharing a corpus contribute to one deduplicated,
+    sorted row list for that corpus; corpora appear in order of first use.
     """
     if samples_per_task < 1:
         raise ValueError(f"samples_per_task must be >= 1, got {samples_per_task}")
+    units_of: dict[str, list[Task]] = {}
+    for unit in tasks:
+        units_of.setdefault(unit.task, []).append(unit)
     chosen: dict[str, tuple[Corpus, set[int]]] = {}
-    for task in tasks:
-        rng = random.Random(f"{seed}:{task.name}")
-        rows = rng.sample(range(len(task.corpus)), min(samples_per_task, len(task.corpus)))
-        chosen.setdefault(task.corpus.key, (task.corpus, set()))[1].update(rows)
+    for units in units_of.values():
+        corpora = list({unit.corpus.key: unit.corpus for unit in units}.values())
+        # One unit keeps the unit's own name as the seed, so single-split tasks sample as they always did.
+        rng = random.Random(f"{seed}:{units[0].name if len(units) == 1 else units[0].task}")
+        sizes = [len(corpus) for corpus in corpora]
+        starts = list(itertools.accumulate(sizes, initial=0))
+        for flat in rng.sample(range(starts[-1]), min(samples_per_task, starts[-1])):
+            which = bisect.bisect_right(starts, flat) - 1
+            corpus = corpora[which]
+            chosen.setdefault(corpus.key, (corpus, set()))[1].add(flat - starts[which])
     return [(corpus, sorted(rows)) for corpus, rows in chosen.values()]
 
 

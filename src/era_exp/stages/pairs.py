@@ -43,6 +43,11 @@ class PairSet:
     def __len__(self) -> int:
         return len(self.query)
 
+    @classmethod
+    def empty(cls, d_query: int, d_doc: int, n_negatives: int) -> PairSet:
+        """No pairs, with the shapes a non-empty set of these dimensions would have."""
+        return cls(torch.empty(0, d_query), torch.empty(0, d_doc), torch.empty(0, n_negatives, d_doc))
+
 
 def concat_pairs(sets: Sequence[PairSet]) -> PairSet:
     """One PairSet holding the rows of ``sets`` in order (e.g. the training pairs of all tasks)."""
@@ -99,7 +104,23 @@ def build_pairs(
         )
     if not kept:
         raise ValueError(f"corpus {corpus.key}: none of {len(queries)} queries has a relevant document in it")
-    labelled = [{corpus.position(doc) for doc in queries[i].labels if doc in corpus} for i in kept]
+    labelled_of = {i: {corpus.position(doc) for doc in queries[i].labels if doc in corpus} for i in kept}
+    # A query labelling every document has no negative to contrast with: it cannot train, so it is
+    # skipped like one without a relevant document (a tiny MAIR sub-split can be such a corpus).
+    saturated = [i for i in kept if len(labelled_of[i]) >= len(corpus)]
+    if saturated:
+        log.warning(
+            "corpus %s: %d of %d queries label every one of its %d documents and are skipped (e.g. %s)",
+            corpus.key,
+            len(saturated),
+            len(queries),
+            len(corpus),
+            [queries[i].qid for i in saturated[:5]],
+        )
+        kept = [i for i in kept if i not in set(saturated)]
+    if not kept:
+        return PairSet.empty(query_vecs.shape[1], doc_vecs.shape[1], miner.n_negatives)
+    labelled = [labelled_of[i] for i in kept]
     pos = torch.tensor([positives[i] for i in kept], dtype=torch.long)
     keep = torch.tensor(kept, dtype=torch.long)
     negatives = miner.mine(teacher_vecs[keep.to(teacher_vecs.device)], doc_vecs, pos.tolist(), labelled, seed)
