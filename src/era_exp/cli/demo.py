@@ -9,11 +9,11 @@ The summary table is printed and the sweep report written to ``<out>/report``.
 from __future__ import annotations
 
 import argparse
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 
 from era_exp.config import compose
+from era_exp.logs import setup_logging
 from era_exp.pipeline.run import run
 from era_exp.report.build import build_report
 
@@ -56,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--max-queries", type=int, default=None, help="cap the task's queries (quick checks; default: all)"
     )
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    setup_logging(args.out / "demo.log")
     data = ["data=builtin", *([f"data.max_queries={args.max_queries}"] if args.max_queries else [])]
     rows = {}
     for name, label, overrides in POINTS:
@@ -65,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("\nstdlib-codesearch, test split (mpnet query embedder, MiniLM document index):")
     print(summary_table(rows))
     report = build_report(args.out)
-    print(f"\nreport: {report.out_dir / 'index.html'}")
+    print(f"\nreport: {report.out_dir / 'index.html'}\nlog: {args.out / 'demo.log'}")
     return 0
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import logging
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from pathlib import Path
 
 from era_exp.config import compose
 from era_exp.io import atomic_write_text
+from era_exp.logs import setup_logging
 from era_exp.pipeline.run import run
 
 RATIOS = (0.05, 0.2)
@@ -211,7 +211,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--mpnet-tasks", type=_names, default=None, help="zero-shot page: tasks for mpnet (default: --tasks)"
     )
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    setup_logging(Path(args.out_root) / f"{args.page}.log")
     command = " ".join(["python -m era_exp.cli.results", *(argv if argv is not None else sys.argv[1:])])
     points = Points(args.data_root, Path(args.out_root), args.tasks)
     if args.page == "zero-shot":

@@ -1,18 +1,42 @@
-"""Per-query and per-task metrics computed with ranx (trec_eval definitions: linear gain, graded labels)."""
+"""Per-query and per-task metrics computed with ranx (trec_eval definitions: linear gain, graded labels).
+
+ranx is imported on first use (it pulls in pandas and ir_datasets) and its numba code is compiled
+once per machine, not once per process: ranx caches its own functions on disk, and
+:func:`_ranx` also caches numba's typed ``List``/``Dict`` methods, which ranx calls from Python
+to build its containers and which numba would otherwise recompile in every process (seconds per
+run, most of a first evaluation). Caches go where numba puts them (``__pycache__`` beside the
+source, else ``NUMBA_CACHE_DIR`` or the user cache folder).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import cache
+from types import ModuleType
 
 import numpy as np
-from ranx import Qrels, Run
-from ranx import evaluate as ranx_evaluate
 
 DEFAULT_METRICS: tuple[str, ...] = ("ndcg@10", "map@100", "recall@100", "mrr@100")
 
 
 class EvaluationError(RuntimeError):
     """A task could not be evaluated; the run stops instead of averaging without it."""
+
+
+@cache
+def _ranx() -> ModuleType:
+    """ranx, with numba's typed-container methods compiled to the on-disk cache (see module doc)."""
+    import numba.typed.typeddict
+    import numba.typed.typedlist
+    from numba.core.registry import CPUDispatcher
+
+    for module in (numba.typed.typedlist, numba.typed.typeddict):
+        for function in vars(module).values():
+            if isinstance(function, CPUDispatcher):
+                function.enable_caching()
+    import ranx
+
+    return ranx
 
 
 def evaluate_run(
@@ -28,9 +52,10 @@ def evaluate_run(
     """
     _check(name, qrels, run)
     run = {qid: dict(run[qid]) for qid in qrels}
-    qrels_ranx = Qrels({qid: dict(labels) for qid, labels in qrels.items()})
-    run_ranx = Run(run)
-    scores = ranx_evaluate(qrels_ranx, run_ranx, list(metrics), return_mean=False, make_comparable=False)
+    ranx = _ranx()
+    qrels_ranx = ranx.Qrels({qid: dict(labels) for qid, labels in qrels.items()})
+    run_ranx = ranx.Run(run)
+    scores = ranx.evaluate(qrels_ranx, run_ranx, list(metrics), return_mean=False, make_comparable=False)
     if len(metrics) == 1:
         scores = {metrics[0]: scores}
     qids = list(run_ranx.keys())

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from era_exp.logs import console
+
 log = logging.getLogger(__name__)
 
 _STATM = Path("/proc/self/statm")
@@ -34,7 +36,7 @@ def peak_rss_mib() -> float:
 
 @contextmanager
 def phase(profile: dict[str, dict[str, float]], name: str, interval: float = 0.02) -> Iterator[None]:
-    """Record ``seconds`` and ``peak_rss_mib`` of the block under ``profile[name]``.
+    """Record ``seconds`` and ``peak_rss_mib`` of the block under ``profile[name]``; one console line.
 
     A sampling thread reads the resident set every ``interval`` seconds, so the peak is the
     phase's own, not the process's all-time peak.
@@ -58,3 +60,4 @@ def phase(profile: dict[str, dict[str, float]], name: str, interval: float = 0.0
         sampler.join()
         peak[0] = max(peak[0], current_rss_mib())
         profile[name] = {"seconds": round(seconds, 3), "peak_rss_mib": round(peak[0], 1)}
+        console().info("%-9s %8.2f s  peak %6.0f MiB", name, seconds, peak[0])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import asdict
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 from era_exp.adapters.store import AdapterMeta, save_adapter
 from era_exp.config import validate
 from era_exp.embed.cache import EmbeddingCache
+from era_exp.logs import console
 from era_exp.pipeline.embeddings import RunEmbeddings, prefetch
 from era_exp.pipeline.objective import optimized_metric, validation_objective
 from era_exp.pipeline.plan import MethodStages, plan_from_config
@@ -27,8 +27,6 @@ from era_exp.pipeline.results import (
 from era_exp.pipeline.score import score_tasks, score_validation, summarize
 from era_exp.pipeline.train import check_buildable, train_stages
 
-log = logging.getLogger(__name__)
-
 
 def run(cfg: DictConfig, out_dir: str | Path, trainer_kwargs: dict | None = None) -> dict:
     """Execute the run ``cfg`` describes, writing everything under ``out_dir``; return its results.
@@ -43,17 +41,18 @@ def run(cfg: DictConfig, out_dir: str | Path, trainer_kwargs: dict | None = None
     key = run_key(cfg)
     skip = cfg.get("skip_completed", True)
     if skip and (done := completed_results(out_dir, key)):
-        log.info("%s already holds complete results for run %s: skipped", out_dir, key)
+        console().info("%s already holds complete results for run %s: skipped", out_dir, key)
         return done
     with run_lock(out_dir):
         if skip and (done := completed_results(out_dir, key)):
-            log.info("%s: run %s was completed by another process meanwhile: skipped", out_dir, key)
+            console().info("%s: run %s was completed by another process meanwhile: skipped", out_dir, key)
             return done
         clear_outputs(out_dir)
         return _compute(cfg, out_dir, key, trainer_kwargs)
 
 
 def _compute(cfg: DictConfig, out_dir: Path, key: str, trainer_kwargs: dict | None) -> dict:
+    console().info("run %s -> %s", key, out_dir)
     profile: dict[str, dict[str, float]] = {}
     with phase(profile, "load_data"):
         source = instantiate(cfg.data)
@@ -111,7 +110,7 @@ def _compute(cfg: DictConfig, out_dir: Path, key: str, trainer_kwargs: dict | No
     write_results(out_dir, results)
     metric = optimized_metric(cfg)
     val = validation_objective(results, metric)
-    log.info(
+    console().info(
         "%s %.4f test, %s validation (mean over %d tasks) -> %s",
         metric,
         results["overall"][metric],

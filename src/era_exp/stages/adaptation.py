@@ -19,10 +19,20 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
 from era_exp.config import AdaptationConfig
-from era_exp.stages.data import RowBatches, batch_loader
+from era_exp.stages.data import EpochBatches, RowBatches, batch_loader
 from era_exp.stages.losses import InfoNCE
 from era_exp.stages.pairs import PairSet
-from era_exp.stages.trainer import fit, seed_all
+from era_exp.stages.trainer import (
+    BestEpoch,
+    Engine,
+    check_engine,
+    fit,
+    fit_in_memory,
+    seed_all,
+    stage_device,
+    step_flops,
+    threads_for,
+)
 
 VAL_LOSS = "adapt/val_loss"
 
@@ -76,6 +86,9 @@ class AdaptationModule(pl.LightningModule):
     training batches.
     """
 
+    train_metric = "adapt/train_loss"
+    val_metric = VAL_LOSS
+
     def __init__(
         self,
         adapter: nn.Module,
@@ -104,14 +117,22 @@ class AdaptationModule(pl.LightningModule):
         query, positive, negatives = batch
         return self.objective(self.adapter(query), positive, negatives, validation=validation)
 
+    def training_loss(self, batch: Batch) -> Tensor:
+        """The objective on a training batch."""
+        return self.loss(batch, validation=False)
+
+    def validation_loss(self, batch: Batch) -> Tensor:
+        """The objective on a validation batch (each query's own candidates only, for InfoNCE)."""
+        return self.loss(batch, validation=True)
+
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
-        loss = self.loss(batch, validation=False)
-        self.log("adapt/train_loss", loss, on_step=False, on_epoch=True, batch_size=len(batch[0]))
+        loss = self.training_loss(batch)
+        self.log(self.train_metric, loss, on_step=False, on_epoch=True, batch_size=len(batch[0]))
         return loss
 
     def validation_step(self, batch: Batch, batch_idx: int) -> Tensor:
-        loss = self.loss(batch, validation=True)
-        self.log(VAL_LOSS, loss, on_step=False, on_epoch=True, batch_size=len(batch[0]))
+        loss = self.validation_loss(batch)
+        self.log(self.val_metric, loss, on_step=False, on_epoch=True, batch_size=len(batch[0]))
         return loss
 
     def schedule_steps(self) -> tuple[int, int]:
@@ -133,7 +154,10 @@ class AdaptationModule(pl.LightningModule):
 
 
 class BestWeights(Callback):
-    """Keeps an in-memory copy of the weights with the lowest monitored value; restores it at fit end."""
+    """Keeps an in-memory copy of the weights with the lowest monitored value; restores it at fit end.
+
+    The Trainer engine's counterpart of the loop's :class:`~era_exp.stages.trainer.BestEpoch`.
+    """
 
     def __init__(self, monitor: str = VAL_LOSS) -> None:
         self.monitor = monitor
@@ -163,14 +187,18 @@ def train_adaptation(
     cfg: AdaptationConfig,
     seed: int = 42,
     trainer_kwargs: dict[str, Any] | None = None,
+    engine: Engine = "loop",
 ) -> dict[str, Any]:
     """Run Stage 2 on ``adapter`` in place; at the end it holds the best validation epoch's weights.
 
-    ``cfg.objective`` is the built objective (``instantiate`` of the config's ``stage2.objective``).
+    ``engine`` picks the in-memory loop or Lightning's Trainer (same numbers, on threads sized to
+    the adapter and batch; see ``era_exp.stages.trainer``). ``cfg.objective`` is the built
+    objective (``instantiate`` of the config's ``stage2.objective``).
 
-    Returns the best validation loss, its (0-based) epoch, epochs run, wall seconds, the
-    per-epoch validation losses and the pair counts.
+    Returns the best validation loss, its (0-based) epoch, epochs
+    run, wall seconds, the per-epoch validation losses and the pair counts.
     """
+    check_engine(engine)
     seed_all(seed)
     datamodule = AdaptationDataModule(train, val, cfg.batch_size, seed)
     module = AdaptationModule(
@@ -182,20 +210,41 @@ def train_adaptation(
         nominal_epochs=cfg.nominal_epochs,
         steps_per_epoch=datamodule.steps_per_epoch,
     )
-    best = BestWeights(VAL_LOSS)
-    stopper = EarlyStopping(
-        monitor=VAL_LOSS, patience=cfg.patience, mode="min", check_on_train_epoch_end=False
-    )
+    threads = threads_for(step_flops(adapter, cfg.batch_size))
     start = time.perf_counter()
-    trainer = fit(
-        module, datamodule, cfg.nominal_epochs, callbacks=[best, stopper], trainer_kwargs=trainer_kwargs
-    )
-    seconds = time.perf_counter() - start
+    if engine == "loop":
+        device = stage_device()
+        best = BestEpoch(cfg.patience)
+        result = fit_in_memory(
+            module,
+            EpochBatches(datamodule.train_set, cfg.batch_size, shuffle=True, seed=seed, device=device),
+            EpochBatches(datamodule.val_set, cfg.batch_size, shuffle=False, device=device),
+            cfg.nominal_epochs,
+            best=best,
+            trainer_kwargs=trainer_kwargs,
+            threads=threads,
+            description="stage 2: adapt",
+        )
+        epochs = result.epochs
+    else:
+        best = BestWeights(VAL_LOSS)
+        stopper = EarlyStopping(
+            monitor=VAL_LOSS, patience=cfg.patience, mode="min", check_on_train_epoch_end=False
+        )
+        trainer = fit(
+            module,
+            datamodule,
+            cfg.nominal_epochs,
+            callbacks=[best, stopper],
+            trainer_kwargs=trainer_kwargs,
+            threads=threads,
+        )
+        epochs = trainer.current_epoch
     return {
         "best_val_loss": best.best,
         "best_epoch": best.best_epoch,
-        "epochs": trainer.current_epoch,
-        "seconds": seconds,
+        "epochs": epochs,
+        "seconds": time.perf_counter() - start,
         "val_losses": best.history,
         "n_train": len(train),
         "n_val": len(val),

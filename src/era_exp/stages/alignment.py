@@ -21,8 +21,19 @@ from torch.utils.data import DataLoader
 
 from era_exp.config import AlignmentConfig
 from era_exp.data.schema import Corpus, Task
-from era_exp.stages.data import RowBatches, batch_loader
-from era_exp.stages.trainer import fit, seed_all
+from era_exp.stages.data import EpochBatches, RowBatches, batch_loader
+from era_exp.stages.trainer import (
+    Engine,
+    check_engine,
+    fit,
+    fit_in_memory,
+    seed_all,
+    stage_device,
+    step_flops,
+    threads_for,
+)
+
+LOSSES = ("cosine", "mse", "smooth_l1")
 
 
 def sample_alignment_docs(
@@ -98,6 +109,9 @@ class AlignmentModule(pl.LightningModule):
     ``loss(pred, target)`` is a Stage-1 loss of :mod:`era_exp.stages.losses` (or any callable alike).
     """
 
+    train_metric = "align/train_loss"
+    val_metric = "align/val_loss"
+
     def __init__(
         self, adapter: nn.Module, loss: Callable[[Tensor, Tensor], Tensor], lr: float, weight_decay: float
     ):
@@ -107,17 +121,22 @@ class AlignmentModule(pl.LightningModule):
     def forward(self, x: Tensor) -> Tensor:
         return self.adapter(x)
 
-    def _loss(self, batch: tuple[Tensor, Tensor], name: str) -> Tensor:
+    def training_loss(self, batch: tuple[Tensor, Tensor]) -> Tensor:
+        """Alignment loss of a batch (query-model vectors, document-model vectors)."""
         q, d = batch
-        loss = self.alignment_loss(self.adapter(q), d)
-        self.log(name, loss, on_step=False, on_epoch=True, batch_size=len(q))
-        return loss
+        return self.alignment_loss(self.adapter(q), d)
+
+    validation_loss = training_loss
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
-        return self._loss(batch, "align/train_loss")
+        loss = self.training_loss(batch)
+        self.log(self.train_metric, loss, on_step=False, on_epoch=True, batch_size=len(batch[0]))
+        return loss
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
-        return self._loss(batch, "align/val_loss")
+        loss = self.validation_loss(batch)
+        self.log(self.val_metric, loss, on_step=False, on_epoch=True, batch_size=len(batch[0]))
+        return loss
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.AdamW(self.adapter.parameters(), lr=self.lr, weight_decay=self.weight_decay)
@@ -130,29 +149,50 @@ def train_alignment(
     cfg: AlignmentConfig,
     seed: int = 42,
     trainer_kwargs: dict[str, Any] | None = None,
+    engine: Engine = "loop",
 ) -> dict[str, Any]:
     """Run Stage 1 on ``adapter`` in place for ``cfg.epochs`` epochs, keeping the last weights.
 
-    ``cfg.loss`` is the built loss (``instantiate`` of the config's ``stage1.loss`` node).
+    ``engine`` picks the in-memory loop or Lightning's Trainer (same numbers, on threads sized to
+    the adapter and batch; see ``era_exp.stages.trainer``). ``cfg.loss`` is the built loss
+    (``instantiate`` of the config's ``stage1.loss`` node).
 
-    Returns the last epoch's mean training loss, the held-out loss of the final weights (None
-    without a holdout), epochs run, wall seconds and the split sizes.
+    Returns the last epoch's mean training loss, the held-out loss of
+    the final weights (None without a holdout), epochs run, wall seconds and the split sizes.
     """
+    check_engine(engine)
     seed_all(seed)
     datamodule = AlignmentDataModule(q_emb, d_emb, cfg.batch_size, cfg.holdout, seed)
     module = AlignmentModule(adapter, cfg.loss, cfg.lr, cfg.weight_decay)
     n_val = len(datamodule.val_set)
-    kwargs = {} if n_val else {"limit_val_batches": 0}
-    kwargs.update(trainer_kwargs or {})
+    threads = threads_for(step_flops(adapter, cfg.batch_size))
     start = time.perf_counter()
-    trainer = fit(module, datamodule, cfg.epochs, trainer_kwargs=kwargs)
-    seconds = time.perf_counter() - start
-    metrics = trainer.callback_metrics
+    if engine == "loop":
+        device = stage_device()
+        train = EpochBatches(datamodule.train_set, cfg.batch_size, shuffle=True, seed=seed, device=device)
+        val = EpochBatches(datamodule.val_set, cfg.batch_size, shuffle=False, device=device)
+        result = fit_in_memory(
+            module,
+            train,
+            val if n_val else None,
+            cfg.epochs,
+            trainer_kwargs=trainer_kwargs,
+            threads=threads,
+            description="stage 1: align",
+        )
+        epochs, train_loss, val_loss = result.epochs, result.train_loss, result.val_loss
+    else:
+        kwargs = {} if n_val else {"limit_val_batches": 0}
+        kwargs.update(trainer_kwargs or {})
+        trainer = fit(module, datamodule, cfg.epochs, trainer_kwargs=kwargs, threads=threads)
+        metrics = trainer.callback_metrics
+        epochs, train_loss = trainer.current_epoch, float(metrics[module.train_metric])
+        val_loss = float(metrics[module.val_metric]) if module.val_metric in metrics else None
     return {
-        "train_loss": float(metrics["align/train_loss"]),
-        "val_loss": float(metrics["align/val_loss"]) if "align/val_loss" in metrics else None,
-        "epochs": trainer.current_epoch,
-        "seconds": seconds,
+        "train_loss": train_loss,
+        "val_loss": val_loss,
+        "epochs": epochs,
+        "seconds": time.perf_counter() - start,
         "n_train": len(datamodule.train_set),
         "n_val": n_val,
     }

@@ -1,8 +1,13 @@
-"""In-memory row batches: a whole batch is one tensor index, with no per-item Python collation."""
+"""In-memory row batches: a whole batch is one tensor index, with no per-item Python collation.
+
+``batch_loader`` serves them through a DataLoader (for Lightning's Trainer); ``EpochBatches`` serves
+the same batches straight from the tensors, on their device (for the stages' in-memory loop).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from itertools import islice
 
 import numpy as np
 import torch
@@ -30,8 +35,8 @@ class RowBatches(Dataset):
         return tuple(t[index] for t in self.tensors)
 
 
-def batch_loader(dataset: RowBatches, batch_size: int, shuffle: bool, seed: int = 0) -> DataLoader:
-    """A loader yielding whole batches of rows; shuffling uses its own seeded generator."""
+def _batch_sampler(dataset: RowBatches, batch_size: int, shuffle: bool, seed: int) -> BatchSampler:
+    """Row-index batches; shuffling uses its own seeded generator."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     sampler = (
@@ -39,7 +44,50 @@ def batch_loader(dataset: RowBatches, batch_size: int, shuffle: bool, seed: int 
         if shuffle
         else SequentialSampler(dataset)
     )
-    return DataLoader(dataset, sampler=BatchSampler(sampler, batch_size, drop_last=False), batch_size=None)
+    return BatchSampler(sampler, batch_size, drop_last=False)
+
+
+def batch_loader(dataset: RowBatches, batch_size: int, shuffle: bool, seed: int = 0) -> DataLoader:
+    """A loader yielding whole batches of rows; shuffling uses its own seeded generator."""
+    return DataLoader(dataset, sampler=_batch_sampler(dataset, batch_size, shuffle, seed), batch_size=None)
+
+
+class EpochBatches:
+    """The batches ``batch_loader`` yields for ``dataset``, each pass, on ``device``, without a DataLoader.
+
+    Shuffled passes draw their order from the same seeded sampler and, like Lightning's fetcher,
+    stop after ``len(self)`` batches instead of running the sampler to exhaustion (which would
+    draw one more permutation when the rows fill whole batches). A sequential pass reuses fixed
+    slices. Each pass also takes the one draw from torch's global generator that a DataLoader
+    iterator takes when it starts, so anything random in a stage (dropout) sees the same stream as
+    under Lightning's Trainer.
+    """
+
+    def __init__(
+        self,
+        dataset: RowBatches,
+        batch_size: int,
+        shuffle: bool,
+        seed: int = 0,
+        device: torch.device | str = "cpu",
+    ) -> None:
+        self.device, self.batch_size = torch.device(device), batch_size
+        self.sampler = _batch_sampler(dataset, batch_size, shuffle, seed)
+        self.tensors = tuple(t.to(self.device) for t in dataset.tensors)
+        on_device = RowBatches(*self.tensors)
+        self.fixed = None if shuffle else [on_device[rows] for rows in self.sampler]
+
+    def __len__(self) -> int:
+        return len(self.sampler)
+
+    def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
+        torch.empty((), dtype=torch.int64).random_()  # the draw of DataLoader.__iter__
+        if self.fixed is not None:
+            yield from self.fixed
+            return
+        for rows in islice(self.sampler, len(self.sampler)):
+            index = torch.as_tensor(rows, dtype=torch.long, device=self.device)
+            yield tuple(t[index] for t in self.tensors)
 
 
 def gather_rows(matrix: Rows, rows: Tensor) -> Tensor:

@@ -20,6 +20,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from era_exp.logs import console
 from era_exp.pipeline.results import completed_results, run_key, run_lock
 from era_exp.pipeline.run import run
 from era_exp.sweep.store import PointStore
@@ -36,7 +37,7 @@ def run_job(
     key = run_key(cfg)
     reuse = cfg.get("skip_completed", True)
     if reuse and (done := completed_results(out_dir, key)):
-        log.info("%s: complete for run %s, skipped", out_dir, key)
+        console().info("%s: complete for run %s, skipped", out_dir, key)
         if store is not None and store.source(key) is None:
             store.publish(out_dir, key)
         return done

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from pytorch_lightning.callbacks import RichProgressBar
 
-from era_exp.stages.trainer import quiet
-
-
-def interactive() -> bool:
-    """Whether a person is watching: stderr is a terminal and neither ``CI`` nor ``ERA_QUIET`` is set."""
-    return sys.stderr.isatty() and not quiet()
+from era_exp.stages.trainer import interactive
 
 
 def progress_kwargs() -> dict[str, Any]:
