@@ -10,6 +10,7 @@ import pytest
 from omegaconf import DictConfig
 
 from helpers.config import compose_run
+from helpers.replica import build_replica
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -89,11 +90,7 @@ MAIR_REPLICA_SCALE = 0.0005
 @pytest.fixture(scope="session")
 def mair_replica(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny MAIR replica: ``MAIR-Queries/`` and ``MAIR-Docs/`` in the hub layout, and ``replica.json``."""
-    from era_exp.data.replica import ReplicaSpec, generate_replica
-
-    root = tmp_path_factory.mktemp("mair-replica")
-    generate_replica(root, ReplicaSpec(seed=0, docs_scale=MAIR_REPLICA_SCALE, tasks=MAIR_REPLICA_TASKS))
-    return root
+    return build_replica(tmp_path_factory, "mair-replica", MAIR_REPLICA_SCALE, MAIR_REPLICA_TASKS)
 
 
 @pytest.fixture(scope="session")

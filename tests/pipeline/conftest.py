@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from helpers.replica import build_replica
+
 EOS = "<|endoftext|>"
 # One or two tasks per domain: single-query sub-splits (SWE-Bench-Lite), multi-split tasks (CQADupStack,
 # CUAD, MISeD) and graded labels (NFCorpus). At this scale each of SWE-Bench-Lite's 119 corpora holds
@@ -29,11 +31,7 @@ GRID_SCALE = 0.02
 @pytest.fixture(scope="session")
 def grid_replica(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A MAIR-shaped mirror (``MAIR-Queries/``, ``MAIR-Docs/``) of :data:`GRID_TASKS`: ~7,000 documents."""
-    from era_exp.data.replica import ReplicaSpec, generate_replica
-
-    root = tmp_path_factory.mktemp("grid-replica")
-    generate_replica(root, ReplicaSpec(seed=0, docs_scale=GRID_SCALE, tasks=GRID_TASKS))
-    return root
+    return build_replica(tmp_path_factory, "grid-replica", GRID_SCALE, GRID_TASKS)
 
 
 @pytest.fixture(scope="session")

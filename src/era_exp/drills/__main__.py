@@ -13,12 +13,13 @@ from pathlib import Path
 
 from era_exp.drills.report import as_json, render
 
-# The drills' task settings: Stage 1 and Stage 2 short enough that dozens of attempts fit the budget.
+# The drills' task settings: Stage 1 and Stage 2 short enough that dozens of attempts fit the budget,
+# yet long enough (about a second each with the in-memory training loop) for random kills to land.
 TINY_STAGES = (
-    "stage1.epochs=30",
+    "stage1.epochs=400",
     "stage1.samples_per_task=200",
-    "stage2.nominal_epochs=30",
-    "stage2.patience=30",
+    "stage2.nominal_epochs=400",
+    "stage2.patience=400",
 )
 BUILTIN = ("data=builtin", "data.max_queries=60")
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,9 +20,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from era_exp import faults
 from era_exp.io import TEMP_SUFFIX, atomic_write, atomic_write_text
+from era_exp.logs import console
 from era_exp.pipeline.plan import MethodStages
-
-log = logging.getLogger(__name__)
 
 RESULTS_FILE = "results.json"
 DONE_FILE = "DONE"
@@ -80,7 +78,7 @@ def run_lock(out_dir: str | Path) -> Iterator[None]:
     try:
         lock.acquire(timeout=1)
     except Timeout:
-        log.info("waiting for another process writing %s", out_dir)
+        console().info("waiting for another process writing %s", out_dir)
         lock.acquire()
     try:
         yield

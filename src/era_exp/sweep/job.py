@@ -12,7 +12,6 @@ no DONE, so step 1 fails for it and it is redone from scratch on the next run of
 
 from __future__ import annotations
 
-import logging
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -25,8 +24,6 @@ from era_exp.pipeline.results import completed_results, run_key, run_lock
 from era_exp.pipeline.run import run
 from era_exp.sweep.store import PointStore
 from era_exp.tracking.tracker import plain_config, tracking
-
-log = logging.getLogger(__name__)
 
 
 def run_job(
@@ -44,7 +41,7 @@ def run_job(
     with store.lock(key) if store is not None else nullcontext(), run_lock(out_dir):
         if reuse and (done := completed_results(out_dir, key)):
             # Finished by a concurrent process (the same run or sweep launched twice) while we waited.
-            log.info("%s: run %s was completed by another process meanwhile, skipped", out_dir, key)
+            console().info("%s: run %s was completed by another process meanwhile, skipped", out_dir, key)
             return done
         source = store.source(key) if store is not None and reuse else None
         if source is not None:
@@ -69,7 +66,7 @@ def hydra_job(cfg: DictConfig) -> dict:
 
 
 def _compute(cfg: DictConfig, out_dir: Path, group: str | None) -> dict:
-    log.info("%s: computing run %s", out_dir, run_key(cfg))
+    console().info("%s: computing run %s", out_dir, run_key(cfg))
     with tracking(cfg, out_dir, group=group) as tracker:
         results = run(cfg, out_dir, trainer_kwargs=tracker.trainer_kwargs())
         tracker.log_results(results)

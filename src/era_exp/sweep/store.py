@@ -24,6 +24,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from era_exp.io import atomic_write_json, atomic_write_text
+from era_exp.logs import console
 from era_exp.pipeline.results import DONE_FILE, RESULTS_FILE, RUN_OUTPUTS, clear_outputs, completed_results
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,7 @@ class PointStore:
         results = {**restate(results), "reused_from": os.path.relpath(source.resolve(), out_dir.resolve())}
         atomic_write_json(out_dir / RESULTS_FILE, results)
         atomic_write_text(out_dir / DONE_FILE, key + "\n")
-        log.info("run %s reused from %s", key, source)
+        console().info("run %s reused from %s", key, source)
         return results
 
 
