@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
 import torch.nn.functional as F
@@ -18,6 +16,7 @@ from era_exp.stages import (
     train_adaptation,
     warmup_linear,
 )
+from helpers.synthetic_pairs import rotation, synthetic_pairs
 
 PAPER_INFO_NCE = InfoNCE(temperature=0.05, in_batch_negatives=False)
 
@@ -34,22 +33,6 @@ def _module(adapter: torch.nn.Module, **settings) -> AdaptationModule:
 def _val_loss(adapter: torch.nn.Module, pairs: PairSet) -> float:
     with torch.no_grad():
         return float(_module(adapter).loss((pairs.query, pairs.positive, pairs.negatives), validation=True))
-
-
-def _pairs(n: int, mapping: torch.Tensor, seed: int) -> PairSet:
-    g = torch.Generator().manual_seed(seed)
-    q = F.normalize(torch.randn(n, mapping.shape[1], generator=g), dim=-1)
-    negatives = F.normalize(torch.randn(n, 5, mapping.shape[0], generator=g), dim=-1)
-    return PairSet(q, F.normalize(q @ mapping.T, dim=-1), negatives)
-
-
-def _rotation(d: int, theta: float) -> torch.Tensor:
-    """Rotation by ``theta`` in each coordinate plane (0,1), (2,3), ..."""
-    r = torch.zeros(d, d)
-    for i in range(0, d, 2):
-        r[i, i] = r[i + 1, i + 1] = math.cos(theta)
-        r[i, i + 1], r[i + 1, i] = -math.sin(theta), math.sin(theta)
-    return r
 
 
 def test_info_nce_logits_shapes_and_targets() -> None:
@@ -95,7 +78,7 @@ def test_module_schedule_spans_the_nominal_epochs() -> None:
 
 def test_adaptation_lowers_validation_loss() -> None:
     mapping = torch.randn(4, 8, generator=torch.Generator().manual_seed(0))
-    train, val = _pairs(48, mapping, seed=1), _pairs(32, mapping, seed=2)
+    train, val = synthetic_pairs(48, mapping, seed=1), synthetic_pairs(32, mapping, seed=2)
     torch.manual_seed(0)
     adapter = build_adapter("linear", 8, 4)
     before = _val_loss(adapter, val)
@@ -111,10 +94,10 @@ def test_early_stopping_restores_the_best_epoch() -> None:
     # Training pulls the adapter from R(-θ) towards R(+θ) while validation wants the identity,
     # which lies half-way: validation loss falls, then rises until early stopping ends the fit.
     d, theta = 8, 1.0
-    train, val = _pairs(64, _rotation(d, theta), seed=1), _pairs(64, torch.eye(d), seed=2)
+    train, val = synthetic_pairs(64, rotation(d, theta), seed=1), synthetic_pairs(64, torch.eye(d), seed=2)
     adapter = build_adapter("linear", d, d)
     with torch.no_grad():
-        adapter.linear.weight.copy_(_rotation(d, -theta))
+        adapter.linear.weight.copy_(rotation(d, -theta))
         adapter.linear.bias.zero_()
     cfg = AdaptationConfig(
         lr=0.02, batch_size=64, nominal_epochs=40, warmup_fraction=0.0, patience=3, objective=PAPER_INFO_NCE
@@ -129,7 +112,7 @@ def test_early_stopping_restores_the_best_epoch() -> None:
 
 def test_in_batch_negatives_train() -> None:
     mapping = torch.randn(4, 8, generator=torch.Generator().manual_seed(0))
-    train, val = _pairs(24, mapping, seed=1), _pairs(8, mapping, seed=2)
+    train, val = synthetic_pairs(24, mapping, seed=1), synthetic_pairs(8, mapping, seed=2)
     cfg = AdaptationConfig(
         lr=0.01, batch_size=8, nominal_epochs=2, objective=InfoNCE(temperature=0.05, in_batch_negatives=True)
     )
@@ -143,7 +126,7 @@ def test_empty_validation_set_is_an_error() -> None:
     with pytest.raises(ValueError, match="validation set is empty"):
         train_adaptation(
             build_adapter("linear", 8, 4),
-            _pairs(8, mapping, 1),
+            synthetic_pairs(8, mapping, 1),
             empty,
             AdaptationConfig(objective=PAPER_INFO_NCE),
             seed=1,

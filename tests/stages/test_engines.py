@@ -3,37 +3,21 @@
 from __future__ import annotations
 
 import csv
-import math
 from pathlib import Path
 
 import pytest
 import torch
-import torch.nn.functional as F
 from pytorch_lightning.callbacks import EarlyStopping
 from pytorch_lightning.loggers import CSVLogger
 
 from era_exp.adapters import build_adapter
 from era_exp.config import AdaptationConfig, AlignmentConfig
-from era_exp.stages import CosineAlignmentLoss, InfoNCE, PairSet, train_adaptation, train_alignment
+from era_exp.stages import CosineAlignmentLoss, InfoNCE, train_adaptation, train_alignment
 from era_exp.stages.trainer import threads_for
+from helpers.synthetic_pairs import rotation, synthetic_pairs
 
 TIMING = {"seconds"}
 PAPER_INFO_NCE = InfoNCE(temperature=0.05, in_batch_negatives=False)
-
-
-def _pairs(n: int, mapping: torch.Tensor, seed: int) -> PairSet:
-    g = torch.Generator().manual_seed(seed)
-    q = F.normalize(torch.randn(n, mapping.shape[1], generator=g), dim=-1)
-    negatives = F.normalize(torch.randn(n, 5, mapping.shape[0], generator=g), dim=-1)
-    return PairSet(q, F.normalize(q @ mapping.T, dim=-1), negatives)
-
-
-def _rotation(d: int, theta: float) -> torch.Tensor:
-    r = torch.zeros(d, d)
-    for i in range(0, d, 2):
-        r[i, i] = r[i + 1, i + 1] = math.cos(theta)
-        r[i, i + 1], r[i + 1, i] = -math.sin(theta), math.sin(theta)
-    return r
 
 
 def _adapter(
@@ -82,11 +66,11 @@ def test_adaptation_engines_agree_through_early_stopping() -> None:
     # fit stops early: both engines must pick the same best epoch and stop at the same one.
     # Two training batches per epoch exercise the shuffling and the per-step schedule.
     d, theta = 8, 1.0
-    train, val = _pairs(64, _rotation(d, theta), seed=1), _pairs(64, torch.eye(d), seed=2)
+    train, val = synthetic_pairs(64, rotation(d, theta), seed=1), synthetic_pairs(64, torch.eye(d), seed=2)
     cfg = AdaptationConfig(
         lr=0.02, batch_size=32, nominal_epochs=40, warmup_fraction=0.1, patience=3, objective=PAPER_INFO_NCE
     )
-    start = _rotation(d, -theta)
+    start = rotation(d, -theta)
     lightning, loop = _both(train_adaptation, ("linear", d, d), train, val, cfg, seed=1, start=start)
     assert lightning == loop
     assert loop["epochs"] < 40 and loop["best_epoch"] == loop["epochs"] - 1 - cfg.patience
@@ -95,7 +79,7 @@ def test_adaptation_engines_agree_through_early_stopping() -> None:
 def test_adaptation_engines_agree_with_in_batch_negatives_and_dropout() -> None:
     # Dropout draws from torch's global generator: the loop must leave it where a DataLoader would.
     mapping = torch.randn(4, 8, generator=torch.Generator().manual_seed(0))
-    train, val = _pairs(40, mapping, seed=1), _pairs(12, mapping, seed=2)
+    train, val = synthetic_pairs(40, mapping, seed=1), synthetic_pairs(12, mapping, seed=2)
     cfg = AdaptationConfig(
         lr=1e-2, batch_size=16, nominal_epochs=5, objective=InfoNCE(temperature=0.05, in_batch_negatives=True)
     )
@@ -106,7 +90,7 @@ def test_adaptation_engines_agree_with_in_batch_negatives_and_dropout() -> None:
 
 def test_loop_logs_the_trainers_epoch_rows(tmp_path: Path) -> None:
     mapping = torch.randn(4, 8, generator=torch.Generator().manual_seed(0))
-    train, val = _pairs(40, mapping, seed=1), _pairs(12, mapping, seed=2)
+    train, val = synthetic_pairs(40, mapping, seed=1), synthetic_pairs(12, mapping, seed=2)
     cfg = AdaptationConfig(lr=1e-2, batch_size=16, nominal_epochs=3, objective=PAPER_INFO_NCE)
     rows = {}
     for engine in ("lightning", "loop"):
@@ -121,7 +105,7 @@ def test_loop_logs_the_trainers_epoch_rows(tmp_path: Path) -> None:
 
 def test_loop_refuses_trainer_only_options() -> None:
     mapping = torch.randn(4, 8)
-    pairs = _pairs(8, mapping, 1)
+    pairs = synthetic_pairs(8, mapping, 1)
     options = {"callbacks": [EarlyStopping(monitor="x")]}
     with pytest.raises(ValueError, match="engine='lightning'"):
         train_adaptation(
