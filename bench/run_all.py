@@ -157,7 +157,9 @@ def runs_section(rows: list | None) -> list[str]:
     lines = [
         "`bench/bench_run.py`: each configuration in a fresh output folder on the mair-lite tasks named "
         "below. The encode phase is profiled apart, so Stage 1, Stage 2 and evaluation are warm-cache "
-        "figures. Peak memory is the resident set sampled during each phase.",
+        "figures. Peak memory is the resident set sampled during each phase. These figures were "
+        "measured before the in-memory stage loop and ranx's on-disk cache landed; the warm-run and "
+        "stage sections below are the current ones.",
         "",
         "| run | phase | seconds | peak RSS MiB |",
         "|---|---|---:|---:|",
