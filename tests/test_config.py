@@ -61,7 +61,7 @@ def test_an_unknown_name_in_any_group_fails_with_the_valid_names(choice: str) ->
     [
         (["stage2.lr=-1"], "stage2.lr"),
         (["stage1.lr=0"], "stage1.lr"),
-        (["stage1.epochs=0"], "stage1.epochs"),
+        (["stage1.epochs=-1"], "stage1.epochs"),
         (["stage2.warmup_fraction=1.0"], "stage2.warmup_fraction"),
         (["miner.n_negatives=0"], "miner.n_negatives"),
         (["method=zero_shot", "train_ratio=1.5"], "train_ratio"),

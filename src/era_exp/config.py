@@ -56,6 +56,8 @@ MinerStrategy = _choice("MinerStrategy", ["topk_percpos", "naive_topk", "random"
 SettingName = _choice("SettingName", ["in_domain", "lodo", "domain_specific"])
 EvalSplit = _choice("EvalSplit", ["test", "all"])
 SearchBackend = _choice("SearchBackend", ["auto", "faiss", "faiss-gpu", "torch"])
+AdapterInputs = _choice("AdapterInputs", ["query", "query_and_doc"])
+Stage2Monitor = _choice("Stage2Monitor", ["val_loss", "val_ndcg@10"])
 
 
 def _check(ok: bool, key: str, requirement: str, value: object) -> None:
@@ -89,11 +91,15 @@ class AdapterConfig:
     """The adapter module (a partial: the dimensions come from the embedders) and its init.
 
     ``init`` is null for PyTorch's default initialisation, or a closed-form init fitted on the
-    Stage-1 alignment pairs (``era_exp.adapters.init``).
+    Stage-1 alignment pairs (``era_exp.adapters.init``). ``inputs`` is what the adapter reads per
+    text: the query model's vector (``query``, the paper's adapter) or that vector followed by the
+    document model's vector of the same text (``query_and_doc``, e.g. ``doc_residual``); it must be
+    what the module declares.
     """
 
     module: Node = MISSING
     init: Node | None = None
+    inputs: AdapterInputs = AdapterInputs.query  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -101,6 +107,7 @@ class AlignmentConfig:
     """Stage 1: identical-text alignment of the query model onto the document model (paper settings).
 
     ``loss`` is the alignment loss (a ``_target_`` node in the config, the built loss in code).
+    ``epochs=0`` keeps the adapter as its closed-form init left it (the held-out loss is still reported).
     """
 
     samples_per_task: int = 1000
@@ -117,7 +124,7 @@ class AlignmentConfig:
         _check(self.lr > 0, "stage1.lr", "> 0", self.lr)
         _check(self.weight_decay >= 0, "stage1.weight_decay", ">= 0", self.weight_decay)
         _check(self.batch_size >= 1, "stage1.batch_size", ">= 1", self.batch_size)
-        _check(self.epochs >= 1, "stage1.epochs", ">= 1", self.epochs)
+        _check(self.epochs >= 0, "stage1.epochs", ">= 0", self.epochs)
 
 
 @dataclass
@@ -125,6 +132,9 @@ class AdaptationConfig:
     """Stage 2: supervised adaptation with early stopping on the validation loss (paper settings).
 
     ``objective`` is the training objective (InfoNCE over [positive, mined negatives] by default).
+    ``monitor`` is what early stopping and the kept weights follow: the validation pairs' loss
+    (``val_loss``, the paper's), or nDCG@10 of the validation queries retrieved from their full
+    corpora (``val_ndcg@10``), where the weights Stage 2 starts from are a candidate too.
     """
 
     lr: float = 1.0e-5
@@ -133,6 +143,7 @@ class AdaptationConfig:
     warmup_fraction: float = 0.1
     nominal_epochs: int = 1000
     patience: int = 5
+    monitor: Stage2Monitor = Stage2Monitor.val_loss  # type: ignore[attr-defined]
     objective: Node = MISSING
 
     def __post_init__(self) -> None:

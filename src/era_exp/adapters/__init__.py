@@ -8,13 +8,21 @@ from era_exp.adapters.init import (
     least_squares_init,
     procrustes_init,
 )
-from era_exp.adapters.modules import Adapter, LinearAdapter, ResidualMLPAdapter, adapt, build_adapter
+from era_exp.adapters.modules import (
+    Adapter,
+    DocResidualAdapter,
+    LinearAdapter,
+    ResidualMLPAdapter,
+    adapt,
+    build_adapter,
+)
 from era_exp.adapters.store import AdapterMeta, AdapterMismatchError, load_adapter, save_adapter
 
 __all__ = [
     "Adapter",
     "AdapterMeta",
     "AdapterMismatchError",
+    "DocResidualAdapter",
     "IdentityInit",
     "LeastSquaresInit",
     "LinearAdapter",

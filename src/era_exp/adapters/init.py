@@ -2,8 +2,9 @@
 
 ``X`` (n, d_in) holds query-model embeddings and ``Y`` (n, d_out) the document model's embeddings
 of the same texts. Each function sets ``adapter.linear`` in place (a residual branch, which starts
-at zero, is left alone) and returns the adapter. Solves run in float64 for stability. The classes
-at the end are what the ``adapter.init`` config nodes build: callables ``init(adapter, X, Y)``.
+at zero, is left alone) and returns the adapter. An adapter that reads more than the query model's
+vector (``doc_residual``) names the columns its ``linear`` reads with ``query_part``. Solves run
+in float64 for stability. The classes at the end are what the ``adapter.init`` config nodes build: callables ``init(adapter, X, Y)``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,10 @@ def _projection(adapter: nn.Module) -> nn.Linear:
     return linear
 
 
-def _pairs(linear: nn.Linear, X: Tensor, Y: Tensor) -> tuple[Tensor, Tensor]:
+def _pairs(adapter: nn.Module, linear: nn.Linear, X: Tensor, Y: Tensor) -> tuple[Tensor, Tensor]:
+    query_part = getattr(adapter, "query_part", None)
+    if query_part is not None and X.ndim == 2 and X.shape[1] == adapter.d_in:
+        X = query_part(X)
     if X.ndim != 2 or Y.ndim != 2 or len(X) != len(Y):
         raise ValueError(
             f"alignment pairs must be (n, d_in) and (n, d_out); got {tuple(X.shape)}, {tuple(Y.shape)}"
@@ -51,7 +55,7 @@ def least_squares_init(adapter: nn.Module, X: Tensor, Y: Tensor, ridge: float = 
     if ridge < 0:
         raise ValueError(f"ridge must be >= 0, got {ridge}")
     linear = _projection(adapter)
-    X, Y = _pairs(linear, X, Y)
+    X, Y = _pairs(adapter, linear, X, Y)
     d_in = X.shape[1]
     has_bias = linear.bias is not None
     A = torch.cat([X, torch.ones(len(X), 1, dtype=X.dtype, device=X.device)], dim=1) if has_bias else X
@@ -72,7 +76,7 @@ def procrustes_init(adapter: nn.Module, X: Tensor, Y: Tensor) -> nn.Module:
     semi-orthogonal approximation otherwise.
     """
     linear = _projection(adapter)
-    X, Y = _pairs(linear, X, Y)
+    X, Y = _pairs(adapter, linear, X, Y)
     has_bias = linear.bias is not None
     Xc, Yc = (X - X.mean(0), Y - Y.mean(0)) if has_bias else (X, Y)
     U, _, Vh = torch.linalg.svd(Yc.T @ Xc, full_matrices=False)

@@ -1,8 +1,10 @@
 """Adapter modules mapping query-model embeddings into the document model's space.
 
 Every adapter exposes ``linear`` (its affine projection, the part closed-form initialisations set),
-``kind`` and ``options()`` (constructor keywords beyond the dimensions) so it can be rebuilt from
-saved metadata. Outputs are L2-normalised because retrieval scores are cosines.
+``kind``, ``inputs`` (what it reads per text: ``query``, the query model's vector, or
+``query_and_doc``, that vector followed by the document model's) and ``options()`` (constructor
+keywords beyond the dimensions) so it can be rebuilt from saved metadata. Outputs are
+L2-normalised because retrieval scores are cosines.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ class LinearAdapter(nn.Module):
     """The paper's adapter: one affine layer R^d_in -> R^d_out, output L2-normalised."""
 
     kind = "linear"
+    inputs = "query"
 
     def __init__(self, d_in: int, d_out: int, bias: bool = True) -> None:
         super().__init__()
@@ -40,6 +43,7 @@ class ResidualMLPAdapter(nn.Module):
     """
 
     kind = "residual_mlp"
+    inputs = "query"
 
     def __init__(self, d_in: int, d_out: int, hidden: int = 512, dropout: float = 0.0) -> None:
         super().__init__()
@@ -60,16 +64,59 @@ class ResidualMLPAdapter(nn.Module):
         return F.normalize(self.linear(x) + self.mlp(x), dim=-1)
 
 
-Adapter = LinearAdapter | ResidualMLPAdapter
+class DocResidualAdapter(nn.Module):
+    """The document model's own query vector plus a learned contribution of the query model.
 
-ADAPTERS: dict[str, type[LinearAdapter] | type[ResidualMLPAdapter]] = {
+    Input: ``[Q(x), D(x)]`` (``d_in = d_Q + d_D``, ``d_out = d_D``). Output:
+    ``normalize(D(x) + gate * linear(Q(x)) + residual(Q(x)))``. ``linear`` is the aligned map a
+    closed-form init fits on the Stage-1 pairs (zero otherwise); ``gate`` (a scalar) and
+    ``residual`` (affine) start at zero, so a fresh adapter is exactly the document model's
+    zero-shot query embedding and training learns only what the query model adds to it.
+    """
+
+    kind = "doc_residual"
+    inputs = "query_and_doc"
+
+    def __init__(self, d_in: int, d_out: int) -> None:
+        super().__init__()
+        if d_in <= d_out:
+            raise ValueError(
+                f"doc_residual reads [query-model vector, document-model vector]: d_in ({d_in}) must be "
+                f"d_query + d_out (d_out = {d_out})"
+            )
+        self.d_in, self.d_out = d_in, d_out
+        self.d_query = d_in - d_out
+        self.linear = nn.Linear(self.d_query, d_out)
+        self.gate = nn.Parameter(torch.zeros(()))
+        self.residual = nn.Linear(self.d_query, d_out)
+        for layer in (self.linear, self.residual):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+    def options(self) -> dict[str, Any]:
+        """Constructor keywords besides the dimensions (none)."""
+        return {}
+
+    def query_part(self, x: Tensor) -> Tensor:
+        """The query model's columns of an input."""
+        return x[..., : self.d_query]
+
+    def forward(self, x: Tensor) -> Tensor:
+        strong, base = x[..., : self.d_query], x[..., self.d_query :]
+        return F.normalize(base + self.gate * self.linear(strong) + self.residual(strong), dim=-1)
+
+
+Adapter = LinearAdapter | ResidualMLPAdapter | DocResidualAdapter
+
+ADAPTERS: dict[str, type[Adapter]] = {
     LinearAdapter.kind: LinearAdapter,
     ResidualMLPAdapter.kind: ResidualMLPAdapter,
+    DocResidualAdapter.kind: DocResidualAdapter,
 }
 
 
 def build_adapter(kind: str, d_in: int, d_out: int, **kwargs: Any) -> Adapter:
-    """A fresh adapter of ``kind`` (``linear`` or ``residual_mlp``) with PyTorch's default init."""
+    """A fresh adapter of ``kind`` (``linear``, ``residual_mlp``, ``doc_residual``) with its default init."""
     if kind not in ADAPTERS:
         raise ValueError(f"unknown adapter kind {kind!r}; expected one of {sorted(ADAPTERS)}")
     return ADAPTERS[kind](d_in, d_out, **kwargs)

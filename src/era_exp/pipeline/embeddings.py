@@ -58,6 +58,18 @@ class RunEmbeddings:
         embedder = self.query_model if model == "query" else self.doc_model
         return self.cache.get_or_encode(embedder, embedder.format_queries(list(queries)))
 
+    def adapter_inputs(self, queries: Sequence[Query], inputs: str) -> np.ndarray:
+        """What an adapter reading ``inputs`` (``adapter.inputs``) sees for each query.
+
+        ``query``: the query model's vectors; ``query_and_doc``: each followed by the document
+        model's own vector of the same instructed query.
+        """
+        if inputs == "query":
+            return self.queries(queries)
+        if inputs == "query_and_doc":
+            return np.concatenate([self.queries(queries), self.queries(queries, model="doc")], axis=1)
+        raise ValueError(f"adapter.inputs must be 'query' or 'query_and_doc', got {inputs!r}")
+
     def docs_with_query_model(self, texts: Sequence[str]) -> np.ndarray:
         """Stage-1 alignment inputs: the query model on sampled documents, without instructions."""
         return self.cache.get_or_encode(self.query_model, self.query_model.format_docs(list(texts)))
@@ -70,13 +82,16 @@ def prefetch(plans: Sequence[TaskPlan], emb: RunEmbeddings, cfg: DictConfig) -> 
     and scoring then hit the cache; ``era-encode`` uses this to fill the cache for a whole grid first.
     """
     stages = MethodStages.of(cfg.method)
+    reads_doc = not stages.trains or cfg.adapter.inputs == "query_and_doc"
+    models = (["query"] if stages.trains else []) + (["doc"] if reads_doc else [])
     for plan in plans:
         if plan.scored_queries or plan.validation_queries or plan.trains:
             emb.fill_corpus(plan.task.corpus)
-        if plan.scored_queries:
-            emb.queries(plan.scored_queries, model="query" if stages.trains else "doc")
-        if plan.validation_queries:
-            emb.queries(plan.validation_queries, model="query" if stages.trains else "doc")
+        for model in models:
+            if plan.scored_queries:
+                emb.queries(plan.scored_queries, model=model)
+            if plan.validation_queries:
+                emb.queries(plan.validation_queries, model=model)
     if stages.alignment:
         for corpus, rows in alignment_samples(plans, cfg):
             emb.docs_with_query_model([corpus.texts[row] for row in rows])
@@ -87,5 +102,5 @@ def prefetch(plans: Sequence[TaskPlan], emb: RunEmbeddings, cfg: DictConfig) -> 
             if not labelled:
                 continue
             emb.queries(labelled)
-            if teacher.reads_doc_model_queries:
+            if teacher.reads_doc_model_queries or reads_doc:
                 emb.queries(labelled, model="doc")

@@ -89,7 +89,8 @@ def _score(
         if adapter is None:
             query_vecs = torch.from_numpy(emb.queries(queries, model="doc")).float()
         else:
-            query_vecs = adapt(adapter, torch.from_numpy(emb.queries(queries)).float())
+            inputs = emb.adapter_inputs(queries, str(cfg.adapter.inputs))
+            query_vecs = adapt(adapter, torch.from_numpy(inputs).float())
         scores, rows = search(
             query_vecs,
             emb.corpus(task.corpus),

@@ -24,6 +24,7 @@ from era_exp.pipeline.plan import MethodStages, TaskPlan
 from era_exp.pipeline.profiling import phase
 from era_exp.stages.adaptation import train_adaptation
 from era_exp.stages.alignment import train_alignment
+from era_exp.stages.monitor import RetrievalMonitor
 from era_exp.stages.pairs import PairSet, build_pairs, concat_pairs
 
 log = logging.getLogger(__name__)
@@ -45,9 +46,21 @@ def check_buildable(cfg: DictConfig) -> None:
         instantiate(cfg.miner)
 
 
-def build_adapter_for(cfg: DictConfig, d_in: int, d_out: int) -> torch.nn.Module:
-    """A fresh adapter from ``adapter.module`` for embedders of dimensions ``d_in`` -> ``d_out``."""
-    return instantiate(cfg.adapter.module)(d_in, d_out)
+def build_adapter_for(cfg: DictConfig, d_query: int, d_doc: int) -> torch.nn.Module:
+    """A fresh adapter from ``adapter.module`` for embedders of dimensions ``d_query`` -> ``d_doc``.
+
+    An adapter reading ``query_and_doc`` gets ``d_query + d_doc`` inputs; the module must read what
+    ``adapter.inputs`` says, or the run would feed it the wrong vectors.
+    """
+    inputs = str(cfg.adapter.inputs)
+    d_in = d_query + d_doc if inputs == "query_and_doc" else d_query
+    adapter = instantiate(cfg.adapter.module)(d_in, d_doc)
+    if getattr(adapter, "inputs", "query") != inputs:
+        raise ValueError(
+            f"adapter.inputs is {inputs!r} but the {type(adapter).__name__} of adapter.module reads "
+            f"{getattr(adapter, 'inputs', 'query')!r}: set adapter.inputs to match the module"
+        )
+    return adapter
 
 
 def train_stages(
@@ -86,8 +99,10 @@ def _align(adapter, plans: Sequence[TaskPlan], emb: RunEmbeddings, cfg: DictConf
     for corpus, rows in alignment_samples(plans, cfg):
         query_parts.append(emb.docs_with_query_model([corpus.texts[row] for row in rows]))
         doc_parts.append(np.asarray(emb.corpus(corpus)[rows]))
-    queries = torch.from_numpy(np.concatenate(query_parts)).float()
     docs = torch.from_numpy(np.concatenate(doc_parts)).float()
+    queries = torch.from_numpy(np.concatenate(query_parts)).float()
+    if cfg.adapter.inputs == "query_and_doc":  # the same texts, seen by the document model too
+        queries = torch.cat([queries, docs], dim=1)
     if cfg.adapter.init is not None:
         instantiate(cfg.adapter.init)(adapter, queries, docs)
     settings: AlignmentConfig = instantiate(cfg.stage1, _convert_="object")
@@ -103,18 +118,28 @@ def _adapt(adapter, plans: Sequence[TaskPlan], emb: RunEmbeddings, cfg: DictConf
     """
     teacher = method_teacher(cfg, emb.symmetric)
     miner = instantiate(cfg.miner)
+    inputs = str(cfg.adapter.inputs)
+    retrieval = str(cfg.stage2.monitor) == RetrievalMonitor.name
     parts: dict[str, list[PairSet]] = {"train": [], "val": []}
+    monitored = []
     for plan in training_plans(plans):
         doc_vecs = emb.corpus(plan.task.corpus)
         for part, queries in adaptation_parts(plan):
-            query_vecs = torch.from_numpy(emb.queries(queries)).float()
+            query_vecs = torch.from_numpy(emb.adapter_inputs(queries, inputs)).float()
             teacher_vecs = teacher.vectors(
                 adapter, query_vecs, lambda q=queries: torch.from_numpy(emb.queries(q, model="doc")).float()
             )
             parts[part].append(
                 build_pairs(queries, plan.task.corpus, query_vecs, teacher_vecs, doc_vecs, miner, cfg.seed)
             )
+            if part == "val" and retrieval:
+                monitored.append(
+                    (plan.task.task, queries, plan.task.corpus, query_vecs, np.asarray(doc_vecs))
+                )
     train, val = concat_pairs(parts["train"]), concat_pairs(parts["val"])
     settings: AdaptationConfig = instantiate(cfg.stage2, _convert_="object")
-    result = train_adaptation(adapter, train, val, settings, cfg.seed, trainer_kwargs=trainer_kwargs)
+    monitor = RetrievalMonitor.build(monitored) if retrieval else None
+    result = train_adaptation(
+        adapter, train, val, settings, cfg.seed, trainer_kwargs=trainer_kwargs, monitor=monitor
+    )
     return {"teacher": teacher.name, "train_pairs": len(train), "val_pairs": len(val), **result}

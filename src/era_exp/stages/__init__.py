@@ -20,6 +20,7 @@ from era_exp.stages.losses import (
     SmoothL1AlignmentLoss,
     info_nce_logits,
 )
+from era_exp.stages.monitor import RetrievalMonitor
 from era_exp.stages.negatives import NegativeMiner, mine_negatives
 from era_exp.stages.pairs import PairSet, build_pairs, concat_pairs
 from era_exp.stages.teachers import (
@@ -44,6 +45,7 @@ __all__ = [
     "NegativeMiner",
     "PairSet",
     "RawQueryTeacher",
+    "RetrievalMonitor",
     "SmoothL1AlignmentLoss",
     "Stage1AdapterTeacher",
     "Teacher",

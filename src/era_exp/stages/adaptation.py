@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytorch_lightning as pl
@@ -188,8 +189,14 @@ def train_adaptation(
     seed: int = 42,
     trainer_kwargs: dict[str, Any] | None = None,
     engine: Engine = "loop",
+    monitor: Callable[[nn.Module], float] | None = None,
 ) -> dict[str, Any]:
     """Run Stage 2 on ``adapter`` in place; at the end it holds the best validation epoch's weights.
+
+    ``monitor`` (higher is better, e.g. :class:`~era_exp.stages.monitor.RetrievalMonitor`) replaces
+    the validation loss as what early stopping and the kept weights follow (``stage2.monitor``);
+    the starting weights are scored too and kept when no epoch beats them (``best_epoch`` -1).
+    The in-memory loop only.
 
     ``engine`` picks the in-memory loop or Lightning's Trainer (same numbers, on threads sized to
     the adapter and batch; see ``era_exp.stages.trainer``). ``cfg.objective`` is the built
@@ -199,6 +206,8 @@ def train_adaptation(
     run, wall seconds, the per-epoch validation losses and the pair counts.
     """
     check_engine(engine)
+    if monitor is not None and engine != "loop":
+        raise ValueError("a Stage-2 monitor other than the validation loss needs engine='loop'")
     seed_all(seed)
     datamodule = AdaptationDataModule(train, val, cfg.batch_size, seed)
     module = AdaptationModule(
@@ -224,6 +233,7 @@ def train_adaptation(
             trainer_kwargs=trainer_kwargs,
             threads=threads,
             description="stage 2: adapt",
+            selection=None if monitor is None else lambda: -monitor(module.adapter),
         )
         epochs = result.epochs
     else:
@@ -240,6 +250,17 @@ def train_adaptation(
             threads=threads,
         )
         epochs = trainer.current_epoch
+    if monitor is not None:
+        return {
+            "monitor": getattr(monitor, "name", "monitor"),
+            "best_monitor": -best.best,
+            "best_epoch": best.best_epoch,
+            "epochs": epochs,
+            "seconds": time.perf_counter() - start,
+            "monitor_history": [-value for value in best.history],
+            "n_train": len(train),
+            "n_val": len(val),
+        }
     return {
         "best_val_loss": best.best,
         "best_epoch": best.best_epoch,

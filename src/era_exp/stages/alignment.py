@@ -153,6 +153,9 @@ def train_alignment(
 ) -> dict[str, Any]:
     """Run Stage 1 on ``adapter`` in place for ``cfg.epochs`` epochs, keeping the last weights.
 
+    With ``cfg.epochs == 0`` the adapter is left as it came (e.g. from a closed-form init) and
+    only its losses on the training and held-out pairs are measured.
+
     ``engine`` picks the in-memory loop or Lightning's Trainer (same numbers, on threads sized to
     the adapter and batch; see ``era_exp.stages.trainer``). ``cfg.loss`` is the built loss
     (``instantiate`` of the config's ``stage1.loss`` node).
@@ -167,7 +170,10 @@ def train_alignment(
     n_val = len(datamodule.val_set)
     threads = threads_for(step_flops(adapter, cfg.batch_size))
     start = time.perf_counter()
-    if engine == "loop":
+    if cfg.epochs == 0:
+        train_loss, val_loss = (_loss_of(module, rows) for rows in (datamodule.train_set, datamodule.val_set))
+        epochs = 0
+    elif engine == "loop":
         device = stage_device()
         train = EpochBatches(datamodule.train_set, cfg.batch_size, shuffle=True, seed=seed, device=device)
         val = EpochBatches(datamodule.val_set, cfg.batch_size, shuffle=False, device=device)
@@ -196,3 +202,11 @@ def train_alignment(
         "n_train": len(datamodule.train_set),
         "n_val": n_val,
     }
+
+
+@torch.no_grad()
+def _loss_of(module: AlignmentModule, rows: RowBatches) -> float | None:
+    """The alignment loss of the module's current weights on all ``rows`` at once (None if empty)."""
+    if len(rows) == 0:
+        return None
+    return float(module.training_loss(rows[torch.arange(len(rows))]))

@@ -17,7 +17,7 @@ import math
 import os
 import sys
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -268,13 +268,16 @@ def fit_in_memory(
     trainer_kwargs: dict[str, Any] | None = None,
     threads: int | None = None,
     description: str = "train",
+    selection: Callable[[], float] | None = None,
 ) -> LoopResult:
     """Train ``module`` on ``train``'s device for up to ``max_epochs``: each epoch its steps, then ``val``.
 
     The steps are Lightning's automatic optimisation (zero grad, backward, optimiser step,
     scheduler step) under the same deterministic settings, on ``threads`` intra-op threads
     (default: unchanged). With ``best``, validation losses feed
-    it, the fit stops when it says so and ends with the best epoch's weights. The module ends on
+    it, the fit stops when it says so and ends with the best epoch's weights. ``selection`` (lower
+    is better) replaces the validation loss as what ``best`` follows, and is also asked before the
+    first epoch, so the starting weights (epoch -1) can be the ones kept. The module ends on
     the CPU, as after ``Trainer.fit``.
     """
     loggers, progress = _loop_options(trainer_kwargs)
@@ -286,6 +289,8 @@ def fit_in_memory(
     with _torch_state_kept(), _torch_threads(threads or torch.get_num_threads()), bar:
         torch.use_deterministic_algorithms(True)
         torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = False, True
+        if best is not None and selection is not None:
+            best.update(selection(), -1, module)
         for epoch in range(max_epochs):
             train_mean = EpochMean(device)
             for batch in train:
@@ -306,7 +311,7 @@ def fit_in_memory(
                 val_loss = float(val_mean.value())
                 _log(loggers, {module.val_metric: val_loss, "epoch": epoch}, steps - 1)
                 if best is not None:
-                    stop = best.update(val_loss, epoch, module)
+                    stop = best.update(val_loss if selection is None else selection(), epoch, module)
             train_loss, epochs = float(train_mean.value()), epoch + 1
             _log(loggers, {module.train_metric: train_loss, "epoch": epoch}, steps - 1)
             bar.set_postfix(loss=f"{val_loss if val_loss is not None else train_loss:.4f}", refresh=False)
