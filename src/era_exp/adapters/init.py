@@ -4,7 +4,8 @@
 of the same texts. Each function sets ``adapter.linear`` in place (a residual branch, which starts
 at zero, is left alone) and returns the adapter. An adapter that reads more than the query model's
 vector (``doc_residual``) names the columns its ``linear`` reads with ``query_part``. Solves run
-in float64 for stability. The classes at the end are what the ``adapter.init`` config nodes build: callables ``init(adapter, X, Y)``.
+in float64 for stability. The classes at the end are what the ``adapter.init`` config nodes
+build: callables ``init(adapter, X, Y)``.
 """
 
 from __future__ import annotations
