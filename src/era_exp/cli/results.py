@@ -32,16 +32,22 @@ class Points:
     tasks: tuple[str, ...] | None = None
     reference: Path = Path("docs/results/reference-authors.json")
 
-    def run(self, name: str, overrides: Sequence[str], tasks: tuple[str, ...] | None = None) -> dict:
-        """Run (or reuse) one configuration; the folder name carries the task selection."""
+    def folder(self, name: str, tasks: tuple[str, ...] | None = None) -> Path:
+        """Where the run ``name`` on ``tasks`` (default: the points' tasks) writes; names carry the tasks."""
         tasks = tasks if tasks is not None else self.tasks
-        selection = ["data=mair_lite", f"data.root={self.data_root}"]
         tag = "all"
         if tasks:
-            selection.append(f"data.tasks=[{','.join(tasks)}]")
             tag = f"{len(tasks)}tasks-{hashlib.sha1(','.join(sorted(tasks)).encode()).hexdigest()[:6]}"
+        return self.out_root / f"{name}-{tag}"
+
+    def run(self, name: str, overrides: Sequence[str], tasks: tuple[str, ...] | None = None) -> dict:
+        """Run (or reuse) one configuration in :meth:`folder`."""
+        tasks = tasks if tasks is not None else self.tasks
+        selection = ["data=mair_lite", f"data.root={self.data_root}"]
+        if tasks:
+            selection.append(f"data.tasks=[{','.join(tasks)}]")
         cfg = compose([*selection, *overrides], return_hydra_config=False)
-        return run(cfg, self.out_root / f"{name}-{tag}")
+        return run(cfg, self.folder(name, tasks))
 
 
 def zero_shot_page(points: Points, command: str, mpnet_tasks: tuple[str, ...] | None) -> str:
@@ -55,9 +61,9 @@ def zero_shot_page(points: Points, command: str, mpnet_tasks: tuple[str, ...] | 
         f"Made by `{command}` (test split of the split protocol, seed 42; nDCG@10 × 100;",
         "— where a model was not run on a task).",
         "",
-        *_task_table(results, list(results)),
+        *task_table(results, list(results)),
         "",
-        *_domain_table(results, list(results)),
+        *domain_table(results, list(results)),
         "",
         *_reference_table(results, points.reference),
     ]
@@ -87,9 +93,9 @@ def reproduction_page(points: Points, command: str) -> str:
         "split), test split, seed 42, the paper's hyper-parameters (conf/stage1/paper.yaml,",
         "conf/stage2/paper.yaml). nDCG@10 × 100.",
         "",
-        *_task_table(results, columns),
+        *task_table(results, columns),
         "",
-        *_domain_table(results, columns),
+        *domain_table(results, columns),
         "",
         *_reference_table(results, points.reference),
         "",
@@ -100,7 +106,7 @@ def reproduction_page(points: Points, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _task_table(results: dict[str, dict], columns: list[str]) -> list[str]:
+def task_table(results: dict[str, dict], columns: list[str]) -> list[str]:
     """Per-task nDCG@10; each column's own means, plus means over the tasks every column ran."""
     domain_of = {task: row["domain"] for r in results.values() for task, row in r["per_task"].items()}
     tasks = sorted(domain_of, key=lambda task: (domain_of[task], task))
@@ -109,12 +115,12 @@ def _task_table(results: dict[str, dict], columns: list[str]) -> list[str]:
         cells = [_cell(results[col]["per_task"].get(task)) for col in columns]
         lines.append(f"| {task} | {domain_of[task]} | " + " | ".join(cells) + " |")
     for key, label in (("ndcg@10", "mean over tasks"), ("ndcg@10_domain_mean", "mean of domain means")):
-        cells = [f"**{_pct(results[col]['overall'][key])}**" for col in columns]
+        cells = [f"**{pct(results[col]['overall'][key])}**" for col in columns]
         lines.append(f"| **{label}** | | " + " | ".join(cells) + " |")
     common = [task for task in tasks if all(task in results[col]["per_task"] for col in columns)]
     if len(common) < len(tasks):
         cells = [
-            f"**{_pct(sum(results[col]['per_task'][t]['ndcg@10'] for t in common) / len(common))}**"
+            f"**{pct(sum(results[col]['per_task'][t]['ndcg@10'] for t in common) / len(common))}**"
             for col in columns
         ]
         lines.append(
@@ -123,7 +129,7 @@ def _task_table(results: dict[str, dict], columns: list[str]) -> list[str]:
     return lines
 
 
-def _domain_table(results: dict[str, dict], columns: list[str]) -> list[str]:
+def domain_table(results: dict[str, dict], columns: list[str]) -> list[str]:
     domains = sorted({domain for r in results.values() for domain in r["per_domain"]})
     lines = ["| domain | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
     for domain in domains:
@@ -161,7 +167,7 @@ def _reference_table(results: dict[str, dict], reference: Path) -> list[str]:
 
 
 def _cell(row: dict | None) -> str:
-    return "—" if row is None else _pct(row["ndcg@10"])
+    return "—" if row is None else pct(row["ndcg@10"])
 
 
 def _findings(points: dict[str, dict]) -> list[str]:
@@ -186,16 +192,16 @@ def _compare(a_name: str, a: dict, b_name: str, b: dict) -> str:
     wins = [d for d in domains if a["per_domain"][d]["ndcg@10"] > b["per_domain"][d]["ndcg@10"]]
     losses = [d for d in domains if d not in wins]
     return (
-        f"- {a_name} {verdict} {b_name} overall ({_pct(score_a)} vs {_pct(score_b)}, mean over tasks); "
+        f"- {a_name} {verdict} {b_name} overall ({pct(score_a)} vs {pct(score_b)}, mean over tasks); "
         f"better in {', '.join(wins) or 'no domain'}; not better in {', '.join(losses) or 'no domain'}."
     )
 
 
-def _pct(value: float) -> str:
+def pct(value: float) -> str:
     return f"{100 * value:.1f}"
 
 
-def _names(value: str) -> tuple[str, ...]:
+def names(value: str) -> tuple[str, ...]:
     return tuple(name.strip() for name in value.split(",") if name.strip())
 
 
@@ -206,9 +212,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--data-root", default="../shared/data/mair-lite")
     parser.add_argument("--out-root", default="outputs/results")
     parser.add_argument("--docs", default="docs/results")
-    parser.add_argument("--tasks", type=_names, default=None, help="comma-separated tasks (default: all)")
+    parser.add_argument("--tasks", type=names, default=None, help="comma-separated tasks (default: all)")
     parser.add_argument(
-        "--mpnet-tasks", type=_names, default=None, help="zero-shot page: tasks for mpnet (default: --tasks)"
+        "--mpnet-tasks", type=names, default=None, help="zero-shot page: tasks for mpnet (default: --tasks)"
     )
     args = parser.parse_args(argv)
     setup_logging(Path(args.out_root) / f"{args.page}.log")

@@ -8,7 +8,7 @@ Every part is built from its config node with ``hydra.utils.instantiate``: the a
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pytorch_lightning as pl
@@ -35,7 +35,7 @@ def check_buildable(cfg: DictConfig) -> None:
     stages = MethodStages.of(cfg.method)
     if not stages.trains:
         return
-    instantiate(cfg.adapter.module)
+    _check_inputs(cfg, instantiate(cfg.adapter.module))
     if cfg.adapter.init is not None:
         instantiate(cfg.adapter.init)
     if stages.alignment:
@@ -52,15 +52,20 @@ def build_adapter_for(cfg: DictConfig, d_query: int, d_doc: int) -> torch.nn.Mod
     An adapter reading ``query_and_doc`` gets ``d_query + d_doc`` inputs; the module must read what
     ``adapter.inputs`` says, or the run would feed it the wrong vectors.
     """
-    inputs = str(cfg.adapter.inputs)
-    d_in = d_query + d_doc if inputs == "query_and_doc" else d_query
-    adapter = instantiate(cfg.adapter.module)(d_in, d_doc)
-    if getattr(adapter, "inputs", "query") != inputs:
+    d_in = d_query + d_doc if cfg.adapter.inputs == "query_and_doc" else d_query
+    return _check_inputs(cfg, instantiate(cfg.adapter.module))(d_in, d_doc)
+
+
+def _check_inputs(cfg: DictConfig, module: Callable[..., torch.nn.Module]) -> Callable[..., torch.nn.Module]:
+    """``module`` (the built ``adapter.module`` partial) if its class reads what ``adapter.inputs`` says."""
+    built = getattr(module, "func", module)
+    reads = getattr(built, "inputs", "query")
+    if reads != cfg.adapter.inputs:
         raise ValueError(
-            f"adapter.inputs is {inputs!r} but the {type(adapter).__name__} of adapter.module reads "
-            f"{getattr(adapter, 'inputs', 'query')!r}: set adapter.inputs to match the module"
+            f"adapter.inputs is {str(cfg.adapter.inputs)!r} but {getattr(built, '__name__', built)} "
+            f"(adapter.module) reads {reads!r}: set adapter.inputs to match the module"
         )
-    return adapter
+    return module
 
 
 def train_stages(
