@@ -1,0 +1,34 @@
+"""The era_plus page's reference column and means: read from the committed zero-shot page as printed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from era_exp.cli.era_plus import IDEAS, mpnet_zero_shot, restricted
+
+ZERO_SHOT_PAGE = Path(__file__).resolve().parents[2] / "docs" / "results" / "zero-shot.md"
+
+
+def test_mpnet_zero_shot_is_the_committed_column_with_its_printed_means() -> None:
+    mpnet = mpnet_zero_shot(ZERO_SHOT_PAGE)
+    assert mpnet is not None and len(mpnet["per_task"]) == 8, "mpnet ran on the 8 reference tasks"
+    assert mpnet["per_task"]["SpotifyAPI"] == {"ndcg@10": pytest.approx(0.455), "domain": "Code"}
+    assert "SciFact" not in mpnet["per_task"], "a task mpnet did not run ('—') is no score"
+    assert round(100 * mpnet["overall"]["ndcg@10"], 1) == 36.2
+    assert round(100 * mpnet["overall"]["ndcg@10_domain_mean"], 1) == 45.7
+    assert round(100 * mpnet["per_domain"]["Legal"]["ndcg@10"], 1) == 4.8
+
+
+def test_restricting_a_run_recomputes_its_means_over_the_kept_tasks() -> None:
+    mpnet = mpnet_zero_shot(ZERO_SHOT_PAGE)
+    code = restricted(mpnet, ["SpotifyAPI", "TMDB", "MBPP"])
+    assert code["overall"]["ndcg@10"] == pytest.approx((0.455 + 0.224 + 0.873) / 3)
+    assert set(code["per_domain"]) == {"Code"}
+
+
+def test_every_idea_names_an_entry_that_composes(run_config) -> None:
+    for idea in IDEAS:
+        cfg = run_config("pair=mpnet_to_minilm", *idea.overrides)
+        assert cfg.method.alignment or cfg.method.adaptation, idea.key
