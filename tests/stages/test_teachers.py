@@ -6,7 +6,7 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
-from era_exp.adapters import LinearAdapter, adapt
+from era_exp.adapters import DocResidualAdapter, LinearAdapter, adapt
 
 
 @pytest.mark.parametrize(
@@ -44,3 +44,10 @@ def test_teacher_vectors(run_config) -> None:
     )
     assert teacher("label_only", False).vectors(adapter, queries, doc_model) is in_doc_space
     assert teacher("label_only", True).vectors(adapter, queries, doc_model) is queries
+
+
+def test_raw_query_vectors_are_the_query_models_columns_of_a_doc_residual_input(run_config) -> None:
+    """Sound label-only on a symmetric pair mines with the raw query vectors, not the [Q, D] input."""
+    adapter, inputs = DocResidualAdapter(6 + 3, 3), torch.randn(5, 9)
+    teacher = instantiate(run_config("method=label_only").method.teacher).resolve(True)
+    torch.testing.assert_close(teacher.vectors(adapter, inputs, lambda: torch.empty(0)), inputs[:, :6])

@@ -84,6 +84,42 @@ IDEAS = (
         ("method=era_plus", "stage2.objective.in_batch_negatives=true"),
     ),
     Idea("plus-ridge10", "era_plus, ridge λ 10", ("method=era_plus", "adapter.init.ridge=10.0")),
+    Idea("plus-patience30", "era_plus, patience 30", ("method=era_plus", "stage2.patience=30")),
+    Idea(
+        "plus-lr3e-4-patience30",
+        "era_plus, lr 3e-4, patience 30",
+        ("method=era_plus", "stage2.lr=3e-4", "stage2.patience=30"),
+    ),
+    Idea(
+        "plus-lr1e-4-long",
+        "era_plus, lr 1e-4, 300 epochs, patience 30",
+        ("method=era_plus", "stage2.lr=1e-4", "stage2.nominal_epochs=300", "stage2.patience=30"),
+    ),
+    Idea(
+        "plus-residual-only-lr3e-4-patience30",
+        "doc residual only, lr 3e-4, patience 30",
+        ("method=era_plus", "adapter.init=null", "stage2.lr=3e-4", "stage2.patience=30"),
+    ),
+    Idea(
+        "plus-in-batch-patience30",
+        "era_plus, in-batch negatives, patience 30",
+        ("method=era_plus", "stage2.objective.in_batch_negatives=true", "stage2.patience=30"),
+    ),
+    Idea(
+        "plus-in-batch-lr3e-4-patience30",
+        "era_plus, in-batch negatives, lr 3e-4, patience 30",
+        (
+            "method=era_plus",
+            "stage2.objective.in_batch_negatives=true",
+            "stage2.lr=3e-4",
+            "stage2.patience=30",
+        ),
+    ),
+    Idea(
+        "plus-residual-only-in-batch",
+        "doc residual only, in-batch negatives",
+        ("method=era_plus", "adapter.init=null", "stage2.objective.in_batch_negatives=true"),
+    ),
     Idea("label-only", "faithful label-only", ("method=label_only",)),
     Idea(
         "label-only-sound",

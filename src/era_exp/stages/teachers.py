@@ -48,14 +48,19 @@ class Stage1AdapterTeacher(Teacher):
 
 
 class RawQueryTeacher(Teacher):
-    """The raw query-model vectors, already in the document space on a symmetric pair."""
+    """The raw query-model vectors, already in the document space on a symmetric pair.
+
+    ``query_vecs`` are what the adapter reads; for an adapter that also reads the document model's
+    vectors (``query_and_doc``), its ``query_part`` picks the query model's columns.
+    """
 
     name = "raw_query"
 
     def vectors(
         self, adapter: nn.Module, query_vecs: Tensor, doc_model_queries: Callable[[], Tensor]
     ) -> Tensor:
-        return query_vecs
+        query_part = getattr(adapter, "query_part", None)
+        return query_vecs if query_part is None else query_part(query_vecs)
 
 
 class DocModelTeacher(Teacher):
