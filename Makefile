@@ -42,8 +42,9 @@ zero-shot:  ## docs/results/zero-shot.md: MiniLM on every mair-lite task, mpnet 
 reproduction:  ## docs/results/reproduction.md: every method, mpnet->MiniLM and MiniLM->MiniLM, on MPNET_TASKS
 	$(BIN)/python -m era_exp.cli.results reproduction --data-root $(MAIR_LITE) $(if $(MPNET_TASKS),--tasks $(MPNET_TASKS))
 
-era-plus:  ## docs/results/era-plus.md: the ideas behind era_plus (validation), then era_plus vs ERA at every ratio (test)
-	OMP_NUM_THREADS=1 ERA_QUIET=1 $(BIN)/python -m era_exp.cli.era_plus --data-root $(MAIR_LITE)
+era-plus:  ## docs/results/era-plus.md: era_plus's ideas (validation), then era_plus vs ERA at every ratio (test); mpnet->MiniLM on MPNET_TASKS
+	OMP_NUM_THREADS=1 ERA_QUIET=1 $(BIN)/python -m era_exp.cli.era_plus --data-root $(MAIR_LITE) \
+		$(if $(MPNET_TASKS),--mpnet-tasks $(MPNET_TASKS))
 
 # The sweep grid. The ratio varies slowest, so grid points sharing a run key (zero_shot and
 # align_only at every ratio) are far apart in launch order: the first computes while parallel

@@ -380,6 +380,34 @@ def _cost(runs: Sequence[dict]) -> str:
     return f"{len(unique)} runs, {seconds / 60:.1f} minutes of stage, evaluation and validation time"
 
 
+def findings(ideas: Results) -> list[str]:
+    """What the ideas say about ERA's weak points, in numbers from the runs (validation, 0.05 / 0.2)."""
+
+    def both(key: str) -> str:
+        return " / ".join(pct(ideas[(key, r)]["validation"]["overall"]["ndcg@10"]) for r in IDEA_RATIOS)
+
+    zero = pct(ideas[("zero-shot", 0.0)]["validation"]["overall"]["ndcg@10"])
+    label = ideas[("label-only", 0.2)]["stages"]["adaptation"]
+    return [
+        "Validation nDCG@10 at train ratio 0.05 / 0.2:",
+        "",
+        f"- **Align-only vs zero-shot.** Faithful align-only {both('align-only')} against MiniLM zero-shot's "
+        f"{zero}; the closed-form ridge map alone {both('align-only-ridge')}. An adapter that reads only "
+        "the query model must first rebuild the index model's space, and what that map loses stays lost.",
+        f"- **Label-only collapses.** From PyTorch's random init at lr 1e-5, Stage 2 (ratio 0.2) ran "
+        f"{label['epochs']} epochs and kept epoch {label['best_epoch']}: its validation loss was still "
+        f"falling when the 1000 nominal epochs ran out, at {both('label-only')}. Started from the document "
+        f"model's zero-shot (doc residual) with era_plus's Stage 2: {both('label-only-sound')}.",
+        f"- **Stage 2's schedule.** Faithful ERA {both('era')}; with the converging schedule and nDCG "
+        f"selection {both('era-converge')}; with the closed-form Stage 1 too {both('era-ridge-converge')}.",
+        f"- **Keeping the document model's query vector.** The doc residual's first try {both('plus-first')};"
+        f" without its ridge branch {both('plus-residual-only')}; selecting on the pairs' loss instead of "
+        f"nDCG {both('plus-val-loss')}; the paper's Stage 2 {both('plus-paper-stage2')}.",
+        f"- **In-batch negatives** {both('plus-in-batch')}; with lr 3e-4 and patience 30 (shipped) "
+        f"{both('plus')}.",
+    ]
+
+
 def study_section(study: PairStudy, ideas: Results, final: Results, mpnet_page: dict | None) -> list[str]:
     """The ideas (validation) and the results (test) of one pair on its own task set."""
     zero = ideas[("zero-shot", 0.0)]
@@ -408,6 +436,8 @@ def study_section(study: PairStudy, ideas: Results, final: Results, mpnet_page: 
         "lean optimistic; the test tables below do not.",
         "",
         *ideas_table(ideas),
+        "",
+        *findings(ideas),
         "",
         "How each Stage 2 ended (kept epoch -1: the weights Stage 2 started from):",
         "",
@@ -448,8 +478,9 @@ def study_section(study: PairStudy, ideas: Results, final: Results, mpnet_page: 
             f"### Against mpnet zero-shot ({len(common)} tasks)",
             "",
             f"mpnet zero-shot is the committed column of [`zero-shot.md`]({ZERO_SHOT_PAGE.name}) (same split",
-            "and protocol; mpnet over whole corpora was run on the 8 reference tasks only). The other",
-            f"columns are this section's runs, their means taken over these {len(common)} tasks only.",
+            "and protocol; mpnet over whole corpora was run on the 8 reference tasks only), its means",
+            "recomputed from the page's rounded per-task scores. The other columns are this section's",
+            f"runs, their means taken over these {len(common)} tasks only.",
             "",
             *task_table(reference, list(reference)),
             "",
