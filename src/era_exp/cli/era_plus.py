@@ -11,6 +11,7 @@ rebuilds the page.
 from __future__ import annotations
 
 import argparse
+import functools
 import re
 import sys
 import time
@@ -281,9 +282,15 @@ def restricted(results: dict, tasks: Sequence[str]) -> dict:
     return _summary({task: dict(results["per_task"][task]) for task in tasks})
 
 
+@functools.cache
+def _pooled(run_dir: str) -> tuple[dict, dict]:
+    """A run folder's pooled qrels and run, read once however many tests use it."""
+    return pooled(Path(run_dir))
+
+
 def significance(first: dict, second: dict) -> tuple[float, float, float, int]:
     """Paired two-sided t-test on per-query nDCG@10 over every query both runs scored (pooled tasks)."""
-    (qrels_a, run_a), (qrels_b, run_b) = pooled(Path(first["_dir"])), pooled(Path(second["_dir"]))
+    (qrels_a, run_a), (qrels_b, run_b) = _pooled(first["_dir"]), _pooled(second["_dir"])
     qids = sorted(set(qrels_a) & set(qrels_b))
     report = compare(
         Qrels({q: qrels_a[q] for q in qids}),
