@@ -71,8 +71,9 @@ STUDIES ?=
 STUDY_JOBS ?= 2
 comma := ,
 
-studies:  ## docs/results/studies/<study>/: ratio curves, pairs, domain generality, ablations on mair-lite
-	$(BIN)/python -m era_exp.cli.studies $(subst $(comma), ,$(STUDIES)) --data-root $(MAIR_LITE) --jobs $(STUDY_JOBS)
+studies:  ## docs/results/studies/<study>/: ratio curves, pairs, domain generality, ablations on MPNET_TASKS
+	$(BIN)/python -m era_exp.cli.studies $(subst $(comma), ,$(STUDIES)) --data-root $(MAIR_LITE) \
+		$(if $(MPNET_TASKS),--tasks $(MPNET_TASKS)) --jobs $(STUDY_JOBS)
 
 bench:  ## speed and memory figures, printed and written to docs/benchmarks.md
 	$(BIN)/python bench/run_all.py --data-root $(MAIR_LITE)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from era_exp.cli.studies import STUDIES, Study, Sweep, losses, run_study
+from era_exp.cli.studies import STUDIES, Study, Sweep, losses, run_study, sweep_overrides
 from era_exp.config import compose
 from era_exp.report.collect import scan_sweep
 from era_exp.report.grid import build_grid
@@ -18,16 +18,20 @@ from helpers.fake_sweep import FakeRun, write_fake_run
 def test_every_sweep_of_every_study_composes(name: str) -> None:
     """Each sweep's grid expands, its first point composes and validates; a zero-shot baseline is in it."""
     study = STUDIES[name]
-    data = ["data=mair_lite", "data.root=mair-lite"]
-    if study.tasks:
-        data.append(f"data.tasks=[{','.join(study.tasks)}]")
+    data = ["data=mair_lite", "data.root=mair-lite", "data.tasks=[TMDB,MBPP]"]
     methods = set()
     for sweep in study.sweeps:
-        points = expand_grid([*data, *sweep.overrides])
+        points = expand_grid([*data, *sweep_overrides(sweep, ["TMDB", "MBPP"])])
         cfg = compose(points[0], return_hydra_config=False)
-        assert cfg.data.root == "mair-lite" and list(cfg.data.tasks or []) == list(study.tasks or [])
+        assert cfg.data.root == "mair-lite" and list(cfg.data.tasks) == ["TMDB", "MBPP"]
         methods |= {o.split("=", 1)[1] for point in points for o in point if o.startswith("method=")}
     assert "zero_shot" in methods, f"{name}: no zero-shot baseline to report losses against"
+
+
+def test_domain_sweeps_cover_only_the_selected_tasks_domains() -> None:
+    [lodo] = [s for s in STUDIES["domains"].sweeps if s.per_domain == "holdout_domain"]
+    assert sweep_overrides(lodo, ["TMDB", "AILA2019-Statutes"])[-1] == "holdout_domain=Code,Legal"
+    assert sweep_overrides(lodo, None)[-1] == "holdout_domain=Academic,Code,Finance,Legal,Medical,Web"
 
 
 def test_losses_name_every_trained_method_of_a_block(tmp_path: Path) -> None:
