@@ -415,6 +415,47 @@ def findings(ideas: Results) -> list[str]:
     ]
 
 
+def _verdict(holds: bool) -> str:
+    return "**holds**" if holds else "**does not hold**"
+
+
+def targets(study: PairStudy, final: Results, zero: dict, mpnet: dict | None) -> list[str]:
+    """Which of era_plus's targets hold on this pair's tasks (test), each stated with its numbers."""
+    plus, era = final[("plus", 0.2)], final[("era", 0.2)]
+    n_tasks = len(plus["per_task"])
+    beaten = [t for t, row in plus["per_task"].items() if row["ndcg@10"] > era["per_task"][t]["ndcg@10"]]
+    lines = [
+        f"- Ratio 0.2, above faithful ERA on every task: {_verdict(len(beaten) == n_tasks)} "
+        f"({len(beaten)} of {n_tasks} tasks)."
+    ]
+    if mpnet is not None:
+        mine, ref = restricted(plus, sorted(mpnet["per_task"]))["overall"], mpnet["overall"]
+        keys = ("ndcg@10", "ndcg@10_domain_mean")
+        lines.append(
+            "- Ratio 0.2, above mpnet zero-shot (mean over tasks, mean of domain means): "
+            f"{_verdict(all(mine[k] > ref[k] for k in keys))} "
+            + ", ".join(f"{pct(mine[k])} vs {pct(ref[k])}" for k in keys)
+            + f", on the {len(mpnet['per_task'])} tasks mpnet ran."
+        )
+    wins = []
+    for ratio in RATIOS:
+        mean_plus, mean_era, p_value, _ = significance(final[("plus", ratio)], final[("era", ratio)])
+        wins.append(mean_plus > mean_era and p_value <= ALPHA)
+    lines.append(
+        f"- Above faithful ERA at every ratio, paired t-test p ≤ {ALPHA}: {_verdict(all(wins))} "
+        f"(higher and significant at {sum(wins)} of {len(RATIOS)} ratios)."
+    )
+    low = final[("plus", RATIOS[0])]
+    below = [t for t, row in low["per_task"].items() if row["ndcg@10"] < zero["per_task"][t]["ndcg@10"]]
+    lines.append(
+        f"- Ratio {RATIOS[0]}, not below MiniLM zero-shot: "
+        f"{_verdict(low['overall']['ndcg@10'] >= zero['overall']['ndcg@10'])} on the mean "
+        f"({pct(low['overall']['ndcg@10'])} vs {pct(zero['overall']['ndcg@10'])}); per task it falls below "
+        f"on {len(below)} of {len(low['per_task'])}{': ' + ', '.join(below) if below else ''}."
+    )
+    return lines
+
+
 def study_section(study: PairStudy, ideas: Results, final: Results, mpnet_page: dict | None) -> list[str]:
     """The ideas (validation) and the results (test) of one pair on its own task set."""
     zero = ideas[("zero-shot", 0.0)]
@@ -496,7 +537,16 @@ def study_section(study: PairStudy, ideas: Results, final: Results, mpnet_page: 
         ]
     else:
         mpnet = None
-    lines += [f"### Where era_plus loses ({study.label}, test)", "", *losses(study, final, zero, mpnet), ""]
+    lines += [
+        f"### Targets ({study.label}, test)",
+        "",
+        *targets(study, final, zero, mpnet),
+        "",
+        f"### Where era_plus loses ({study.label}, test)",
+        "",
+        *losses(study, final, zero, mpnet),
+        "",
+    ]
     return lines
 
 
