@@ -35,6 +35,9 @@ _NOT_IDENTITY = {"paths", "logger", "hydra", "skip_completed", "sweep"}
 # Data keys that say where the data lies or which version to fetch; the data fingerprint stands for
 # what is actually read, so a moved folder keeps the key and changed data changes it.
 _DATA_LOCATION = {"root", "queries", "docs", "queries_revision", "docs_revision", "cache_dir"}
+# Keys added after runs were recorded, left out of the identity while they hold the value every
+# earlier run had, so those runs keep their keys (and complete results are still reused).
+_ADDED_WITH_DEFAULT = {("adapter", "inputs"): "query", ("stage2", "monitor"): "val_loss"}
 # File digests of the data, kept beside the embedding cache so each data file is read once.
 DIGEST_CACHE = "data-digests.json"
 
@@ -52,6 +55,10 @@ def run_key(cfg: DictConfig) -> str:
     identity["data_fingerprint"] = data_fingerprint(cfg)
     # Which computed metric a search optimises changes no number.
     identity["eval"] = {k: v for k, v in identity["eval"].items() if k != "optimized_metric"}
+    for (group, key), default in _ADDED_WITH_DEFAULT.items():
+        node = identity.get(group)
+        if isinstance(node, dict) and str(node.get(key)) == default:
+            identity[group] = {k: v for k, v in node.items() if k != key}
     if MethodStages.of(cfg.method).ratio_free:
         identity["train_ratio"] = None
     return hashlib.sha1(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
