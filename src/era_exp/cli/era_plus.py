@@ -393,7 +393,9 @@ def findings(ideas: Results) -> list[str]:
     def both(key: str) -> str:
         return " / ".join(pct(ideas[(key, r)]["validation"]["overall"]["ndcg@10"]) for r in IDEA_RATIOS)
 
-    zero = pct(ideas[("zero-shot", 0.0)]["validation"]["overall"]["ndcg@10"])
+    zero_value = ideas[("zero-shot", 0.0)]["validation"]["overall"]["ndcg@10"]
+    align = ideas[("align-only", IDEA_RATIOS[0])]["validation"]["overall"]["ndcg@10"]
+    zero = pct(zero_value)
     label = ideas[("label-only", 0.2)]["stages"]["adaptation"]
 
     def mean(key: str) -> float:
@@ -409,8 +411,13 @@ def findings(ideas: Results) -> list[str]:
         f"era_plus as shipped {both('plus')}. era_plus's settings were chosen on MiniLM→MiniLM's "
         "validation, whose embeddings were cached first.",
         f"- **Align-only vs zero-shot.** Faithful align-only {both('align-only')} against MiniLM zero-shot's "
-        f"{zero}; the closed-form ridge map alone {both('align-only-ridge')}. An adapter that reads only "
-        "the query model must first rebuild the index model's space, and what that map loses stays lost.",
+        f"{zero}; the closed-form ridge map alone {both('align-only-ridge')}. "
+        + (
+            "An adapter that reads only the query model must first rebuild the index model's space, and "
+            "what that map loses, Stage 2 starts from."
+            if align < zero_value
+            else "With the same model on both sides the map is close to the identity and loses nothing."
+        ),
         f"- **Label-only collapses.** From PyTorch's random init at lr 1e-5, Stage 2 (ratio 0.2) ran "
         f"{label['epochs']} epochs and kept epoch {label['best_epoch']}: its validation loss was still "
         f"falling when the 1000 nominal epochs ran out, at {both('label-only')}. Started from the document "
