@@ -181,6 +181,7 @@ def run_point(
         "texts_per_s": round(encoded / encode, 1) if encode and encoded else None,
         "embedding_cache_bytes": _bytes(cache),
         "datasets_cache_bytes": _bytes(hf_cache),
+        "resident": results["data"].get("resident"),
         "tasks": results["overall"]["num_tasks"],
         "ndcg@10": round(results["overall"]["ndcg@10"], 4),
     }

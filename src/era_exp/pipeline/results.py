@@ -35,6 +35,8 @@ _NOT_IDENTITY = {"paths", "logger", "hydra", "skip_completed", "sweep"}
 # Data keys that say where the data lies or which version to fetch; the data fingerprint stands for
 # what is actually read, so a moved folder keeps the key and changed data changes it.
 _DATA_LOCATION = {"root", "queries", "docs", "queries_revision", "docs_revision", "cache_dir"}
+# Data keys that say how much of the data is held in memory at once, which changes no number.
+_DATA_MEMORY = {"resident_mib"}
 # File digests of the data, kept beside the embedding cache so each data file is read once.
 DIGEST_CACHE = "data-digests.json"
 
@@ -48,7 +50,7 @@ def run_key(cfg: DictConfig) -> str:
     """Hash of everything that determines a run's numbers (not its output folder, logger or data paths)."""
     container = OmegaConf.to_container(cfg, resolve=False)
     identity = {k: v for k, v in container.items() if k not in _NOT_IDENTITY}
-    identity["data"] = {k: v for k, v in identity["data"].items() if k not in _DATA_LOCATION}
+    identity["data"] = {k: v for k, v in identity["data"].items() if k not in _DATA_LOCATION | _DATA_MEMORY}
     identity["data_fingerprint"] = data_fingerprint(cfg)
     # Which computed metric a search optimises changes no number.
     identity["eval"] = {k: v for k, v in identity["eval"].items() if k != "optimized_metric"}
