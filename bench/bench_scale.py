@@ -11,9 +11,10 @@ framework (loading, caching, search, evaluation), not a model.
 Per run it records each phase's wall time and peak resident memory (``results.json`` profile),
 texts encoded and texts/s, the embedding and ``datasets`` cache sizes, and the process's peak
 memory; then how each figure grows with the number of documents (log-log slope between the
-smallest and largest S) and memory against the largest single corpus. At the largest S a third run,
-zero-shot on the task with the largest corpus alone, gives the memory floor a run over all tasks
-would have if it held one task's corpus at a time. Writes
+smallest and largest S) and memory against the largest single corpus. At every S a third run,
+zero-shot on the task with the largest corpus alone (warm caches), gives the memory floor a run over
+all tasks would have if it held one task's corpus at a time: what the all-task run holds beyond that
+floor, phase by phase, is what must not grow with the number of documents. Writes
 bench/results/scale.json and docs/img/bench-scale.png after every run, so an interrupted benchmark
 resumes where it stopped (``--fresh`` measures everything again); ``bench/run_all.py`` renders the
 table.
@@ -279,7 +280,7 @@ def main() -> None:
     parser.add_argument("--out", default=str(OUT))
     parser.add_argument("--plot", default=str(PLOT))
     parser.add_argument("--fresh", action="store_true", help="rerun the runs --out already records")
-    parser.add_argument("--skip-largest-task", action="store_true", help="no largest-task-only run")
+    parser.add_argument("--skip-largest-task", action="store_true", help="no largest-task-only runs")
     args = parser.parse_args()
     done = finished_runs(Path(args.out))
     scales = sorted(float(s) for s in args.scales.split(","))
@@ -320,16 +321,13 @@ def main() -> None:
             print(json.dumps({"docs_scale": scale, **point["runs"][method]}, indent=1), flush=True)
             write_report(points, Path(args.out))
             plot(points, Path(args.plot))
-    top = points[-1]
-    largest = top["largest_corpus_file"].split("/")[0]
-    if not args.skip_largest_task and (args.fresh or "largest_task_only" not in top):
-        out = WORK / "runs" / f"s{top['docs_scale']}-largest-task"
-        shutil.rmtree(out, ignore_errors=True)
-        run = run_point(
-            top["docs_scale"], "zero-shot", WORK / f"replica-s{top['docs_scale']}", models, out, [largest]
-        )
-        top["largest_task_only"] = {"task": largest, **run}
-        write_report(points, Path(args.out))
+        largest = point["largest_corpus_file"].split("/")[0]
+        if not args.skip_largest_task and (args.fresh or "largest_task_only" not in point):
+            out = WORK / "runs" / f"s{scale}-largest-task"
+            shutil.rmtree(out, ignore_errors=True)
+            run = run_point(scale, "zero-shot", replica, models, out, [largest])
+            point["largest_task_only"] = {"task": largest, **run}
+            write_report(points, Path(args.out))
     print(json.dumps(growth(points), indent=1))
 
 

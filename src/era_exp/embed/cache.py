@@ -146,8 +146,15 @@ def _sha256(path: Path) -> str:
 
 @dataclass
 class _Shard:
+    """A committed shard: its keys in memory, its vectors on disk.
+
+    The vectors are memory-mapped only while rows are read (:meth:`_Store.gather`): a map kept open
+    would keep every page once read in the process's resident memory, so a run would grow with all
+    the vectors it ever read rather than hold one corpus's at a time.
+    """
+
     name: str
-    vectors: np.ndarray  # memory-mapped (rows, dim) in the storage dtype
+    path: Path  # (rows, dim) in the storage dtype
     keys: np.ndarray  # (rows,) S20
 
 
@@ -223,7 +230,7 @@ class _Store:
                     raise ValueError(f"{path.name} has {size} bytes, its record says {entry['bytes']}")
                 if self.verify == "hash" and _sha256(path) != entry["sha256"]:
                     raise ValueError(f"{path.name} does not match its sha256")
-            vectors = np.load(vectors_path, mmap_mode="r", allow_pickle=False)
+            vectors = np.load(vectors_path, mmap_mode="r", allow_pickle=False)  # its header, for the check
             keys = np.load(keys_path, allow_pickle=False)
         except (OSError, KeyError, TypeError, json.JSONDecodeError) as err:
             raise ValueError(f"unreadable shard record or file: {err}") from err
@@ -234,7 +241,7 @@ class _Store:
             )
         if keys.shape != (rows,) or keys.dtype != KEY_DTYPE:
             raise ValueError(f"keys {keys.shape} {keys.dtype}, expected ({rows},) {KEY_DTYPE}")
-        return _Shard(name, vectors, keys)
+        return _Shard(name, vectors_path, keys)
 
     @property
     def disk(self) -> np.dtype:
@@ -324,7 +331,15 @@ class _Store:
         for number in np.unique(shard[shard >= 0]):
             where = np.flatnonzero(shard == number)
             where = where[np.argsort(rows[where])]  # ascending reads from the memory map
-            out[where] = from_storage(self.shards[number].vectors[rows[where]], self.dtype)
+            path = self.shards[number].path
+            try:
+                vectors = np.load(path, mmap_mode="r", allow_pickle=False)
+            except OSError as err:
+                raise ValueError(
+                    f"embedding cache shard {path} vanished while in use ({err}); rerun"
+                ) from err
+            out[where] = from_storage(vectors[rows[where]], self.dtype)
+            del vectors  # unmapped: its pages leave this process's resident memory
 
     def commit(self, name: str, keys: np.ndarray, vectors: np.ndarray) -> None:
         """Write shard ``name``: data files first, then the record that makes it visible."""
@@ -339,7 +354,7 @@ class _Store:
             record[part] = {"file": path.name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
         atomic_write_json(record_path, record, "embedding cache shard record", fresh_name=True)
         faults.hit("encode.commit")
-        self.shards.append(_Shard(name, np.load(vectors_path, mmap_mode="r"), keys))
+        self.shards.append(_Shard(name, vectors_path, keys))
         self.seen.add(name)
 
 
