@@ -12,12 +12,12 @@ Per run it records each phase's wall time and peak resident memory (``results.js
 texts encoded and texts/s, the embedding and ``datasets`` cache sizes, and the process's peak
 memory; then how each figure grows with the number of documents (log-log slope between the
 smallest and largest S) and memory against the largest single corpus. At every S a third run,
-zero-shot on the task with the largest corpus alone (warm caches), gives the memory floor a run over
-all tasks would have if it held one task's corpus at a time: what the all-task run holds beyond that
-floor, phase by phase, is what must not grow with the number of documents. Writes
-bench/results/scale.json and docs/img/bench-scale.png after every run, so an interrupted benchmark
-resumes where it stopped (``--fresh`` measures everything again); ``bench/run_all.py`` renders the
-table.
+zero-shot on the task with the largest corpus alone (its own cold embedding cache), gives the
+memory floor a run over all tasks would have if it held one task's corpus at a time: what the
+all-task run holds beyond that floor, phase by phase, must not grow with the number of documents.
+Writes bench/results/scale.json and docs/img/bench-scale.png after every run, so an interrupted
+benchmark resumes where it stopped (``--fresh`` measures everything again); ``bench/run_all.py``
+renders the table.
 """
 
 from __future__ import annotations
@@ -138,9 +138,13 @@ def run_point(
     models: dict[str, Path],
     out: Path,
     tasks: list[str] | None = None,
+    cache: Path | None = None,
 ) -> dict:
-    """One ``era-run`` on the replica at ``scale`` (all tasks, or ``tasks``); profile, caches, peak memory."""
-    cache = WORK / f"cache-s{scale}"
+    """One ``era-run`` on the replica at ``scale`` (all tasks, or ``tasks``); profile, caches, peak memory.
+
+    ``cache`` is the embedding cache (default: the one all runs at this scale share).
+    """
+    cache = cache or WORK / f"cache-s{scale}"
     hf_cache = WORK / f"hf-s{scale}"
     overrides = [
         "data=hub",
@@ -215,6 +219,31 @@ def growth(points: list[dict]) -> dict:
             for phase in phases
         }
         table[method]["process peak RSS"] = {"peak_rss_slope": slope(runs, lambda r: r["peak_rss_mib"])}
+    return table
+
+
+def floor_excess(points: list[dict]) -> dict:
+    """Per scale, run and phase: peak MiB, the largest-task floor and what the run holds beyond it.
+
+    The floor of a phase the largest-task zero-shot run does not have (the stages) is its process peak.
+    """
+    table: dict[str, dict] = {}
+    for p in points:
+        if not (alone := p.get("largest_task_only")):
+            continue
+        floor = alone["profile"]
+        per_run = {}
+        for method, run in p["runs"].items():
+            per_run[method] = {
+                phase: {
+                    "peak_rss_mib": round(figures["peak_rss_mib"], 1),
+                    "floor_mib": round(floor.get(phase, {}).get("peak_rss_mib", alone["peak_rss_mib"]), 1),
+                }
+                for phase, figures in run["profile"].items()
+            }
+            for figures in per_run[method].values():
+                figures["excess_mib"] = round(figures["peak_rss_mib"] - figures["floor_mib"], 1)
+        table[str(p["docs_scale"])] = per_run
     return table
 
 
@@ -322,11 +351,15 @@ def main() -> None:
             write_report(points, Path(args.out))
             plot(points, Path(args.plot))
         largest = point["largest_corpus_file"].split("/")[0]
-        if not args.skip_largest_task and (args.fresh or "largest_task_only" not in point):
-            out = WORK / "runs" / f"s{scale}-largest-task"
+        kept = point.get("largest_task_only") or {}
+        if not args.skip_largest_task and (args.fresh or not kept.get("own_cache")):
+            # Its own cold embedding cache, so its encode phase encodes the largest corpus as the
+            # all-task run's did: the floor of every phase, not of a warm read.
+            out, own = WORK / "runs" / f"s{scale}-largest-task", WORK / f"cache-s{scale}-largest-task"
             shutil.rmtree(out, ignore_errors=True)
-            run = run_point(scale, "zero-shot", replica, models, out, [largest])
-            point["largest_task_only"] = {"task": largest, **run}
+            shutil.rmtree(own, ignore_errors=True)
+            run = run_point(scale, "zero-shot", replica, models, out, [largest], cache=own)
+            point["largest_task_only"] = {"task": largest, "own_cache": True, **run}
             write_report(points, Path(args.out))
     print(json.dumps(growth(points), indent=1))
 
@@ -363,6 +396,7 @@ def write_report(points: list[dict], out: Path) -> None:
         "points": points,
         "growth": growth(points),
         "memory_per_document": memory_per_document(points),
+        "floor_excess": floor_excess(points),
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
