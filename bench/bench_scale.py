@@ -303,6 +303,20 @@ def plot(points: list[dict], path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
+def floor_run(point: dict, models: dict[str, Path], fresh: bool) -> None:
+    """Zero-shot on the task with the largest corpus alone, with its own cold embedding cache, so its
+    encode phase encodes that corpus as the all-task run's did: the floor of every phase."""
+    scale = point["docs_scale"]
+    if not fresh and (point.get("largest_task_only") or {}).get("own_cache"):
+        return
+    largest = point["largest_corpus_file"].split("/")[0]
+    out, own = WORK / "runs" / f"s{scale}-largest-task", WORK / f"cache-s{scale}-largest-task"
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.rmtree(own, ignore_errors=True)
+    run = run_point(scale, "zero-shot", WORK / f"replica-s{scale}", models, out, [largest], cache=own)
+    point["largest_task_only"] = {"task": largest, "own_cache": True, **run}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scales", default=",".join(map(str, SCALES)), help="comma-separated S values")
@@ -341,26 +355,17 @@ def main() -> None:
             point.update(before)
         points.append(point)
         for method in METHODS:
-            if not args.fresh and (kept := done.get((scale, point["documents"], method))):
-                point["runs"][method] = kept
-                continue
-            out = WORK / "runs" / f"s{scale}-{method.replace(' ', '_')}"
-            shutil.rmtree(out, ignore_errors=True)
-            point["runs"][method] = run_point(scale, method, replica, models, out)
-            print(json.dumps({"docs_scale": scale, **point["runs"][method]}, indent=1), flush=True)
+            if args.fresh or not (kept := done.get((scale, point["documents"], method))):
+                out = WORK / "runs" / f"s{scale}-{method.replace(' ', '_')}"
+                shutil.rmtree(out, ignore_errors=True)
+                kept = run_point(scale, method, replica, models, out)
+                print(json.dumps({"docs_scale": scale, **kept}, indent=1), flush=True)
+            point["runs"][method] = kept
             write_report(points, Path(args.out))
             plot(points, Path(args.plot))
-        largest = point["largest_corpus_file"].split("/")[0]
-        kept = point.get("largest_task_only") or {}
-        if not args.skip_largest_task and (args.fresh or not kept.get("own_cache")):
-            # Its own cold embedding cache, so its encode phase encodes the largest corpus as the
-            # all-task run's did: the floor of every phase, not of a warm read.
-            out, own = WORK / "runs" / f"s{scale}-largest-task", WORK / f"cache-s{scale}-largest-task"
-            shutil.rmtree(out, ignore_errors=True)
-            shutil.rmtree(own, ignore_errors=True)
-            run = run_point(scale, "zero-shot", replica, models, out, [largest], cache=own)
-            point["largest_task_only"] = {"task": largest, "own_cache": True, **run}
-            write_report(points, Path(args.out))
+            if method == "zero-shot" and not args.skip_largest_task:
+                floor_run(point, models, args.fresh)  # the memory floor first, ERA after it
+                write_report(points, Path(args.out))
     print(json.dumps(growth(points), indent=1))
 
 
