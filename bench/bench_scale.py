@@ -324,8 +324,12 @@ def main() -> None:
     parser.add_argument("--plot", default=str(PLOT))
     parser.add_argument("--fresh", action="store_true", help="rerun the runs --out already records")
     parser.add_argument("--skip-largest-task", action="store_true", help="no largest-task-only runs")
+    parser.add_argument("--methods", default=",".join(METHODS), help="runs to measure (recorded are kept)")
     args = parser.parse_args()
     done = finished_runs(Path(args.out))
+    wanted = [m.strip() for m in args.methods.split(",")]
+    if unknown := set(wanted) - set(METHODS):
+        parser.error(f"unknown methods {sorted(unknown)}; known: {list(METHODS)}")
     scales = sorted(float(s) for s in args.scales.split(","))
     WORK.mkdir(parents=True, exist_ok=True)
     models = {
@@ -355,7 +359,10 @@ def main() -> None:
             point.update(before)
         points.append(point)
         for method in METHODS:
-            if args.fresh or not (kept := done.get((scale, point["documents"], method))):
+            kept = None if args.fresh else done.get((scale, point["documents"], method))
+            if kept is None and method not in wanted:
+                continue
+            if kept is None:
                 out = WORK / "runs" / f"s{scale}-{method.replace(' ', '_')}"
                 shutil.rmtree(out, ignore_errors=True)
                 kept = run_point(scale, method, replica, models, out)
