@@ -321,7 +321,7 @@ def scale_section(data: dict | None) -> list[str]:
             f"| {p['docs_scale']} | {p['documents']:,} | {p['largest_corpus']:,} "
             f"| {_mib(p['replica_bytes'])} | {made} | {p.get('generate_rss_mib') or '–'} |"
         )
-    phases = ("load_data", "encode", "stage1", "stage2", "evaluate")
+    phases = ("load_data", "encode", "stage1", "stage2", "evaluate", "validate")
     lines += [
         "",
         "Seconds and peak resident MiB per phase (`results.json` profile), texts encoded per second of the "
