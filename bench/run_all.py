@@ -295,7 +295,7 @@ def _mib(value: int) -> str:
 
 def scale_section(data: dict | None) -> list[str]:
     if not data:
-        return ["Not measured yet: run `make bench-scale` (heavy: hours on 2 cores)."]
+        return ["Not measured yet: run `make bench-scale` (heavy: about an hour on 2 cores)."]
     machine, points = data["machine"], data["points"]
     models = ", ".join(f"{n} (hidden {m['hidden']}, {m['layers']} layers)" for n, m in data["models"].items())
     max_length = next(iter(data["models"].values()))["max_length"]
