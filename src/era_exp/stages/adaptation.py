@@ -124,7 +124,9 @@ class AdaptationStep(nn.Module):
 
     def schedule_steps(self) -> tuple[int, int]:
         """(warm-up steps, nominal total steps) of the learning-rate schedule."""
-        per_epoch = self.steps_per_epoch or self.training_batches_per_epoch()
+        per_epoch = self.steps_per_epoch
+        if per_epoch is None:
+            per_epoch = self.training_batches_per_epoch()
         total = self.nominal_epochs * per_epoch
         return int(self.warmup_fraction * total), total
 
