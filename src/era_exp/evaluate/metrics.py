@@ -58,6 +58,7 @@ def evaluate_run(
     """
     _check(name, qrels, run)
     ranx = _ranx()
+    # numba comes with ranx, on first use only (see module doc).
     from numba.typed import List as TypedList
 
     from era_exp.evaluate.ranking import ranx_order

@@ -184,6 +184,7 @@ def train_adaptation(
         )
         epochs = result.epochs
     else:
+        # Lightning only for its engine: importing it costs seconds of every loop-engine process.
         from pytorch_lightning.callbacks import EarlyStopping
 
         from era_exp.stages.lightning import AdaptationDataModule, AdaptationModule, BestWeights, fit

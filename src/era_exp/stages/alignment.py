@@ -167,6 +167,7 @@ def train_alignment(
         )
         epochs, train_loss, val_loss = result.epochs, result.train_loss, result.val_loss
     else:
+        # Lightning only for its engine: importing it costs seconds of every loop-engine process.
         from era_exp.stages.lightning import AlignmentDataModule, AlignmentModule, fit
 
         rows = AlignmentDataModule(q_emb, d_emb, cfg.batch_size, cfg.holdout, seed)

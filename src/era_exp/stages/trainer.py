@@ -132,7 +132,7 @@ def torch_state_kept() -> Iterator[None]:
 
 
 class EpochModule(Protocol):
-    """What the in-memory loop needs from a stage's LightningModule (its ``*_step`` methods log these)."""
+    """What the in-memory loop needs from a stage's step (its LightningModule's ``*_step``s log these)."""
 
     train_metric: str
     val_metric: str
