@@ -229,7 +229,7 @@ def warm_section(data: dict | None) -> list[str]:
     notes, verdicts = [], []
     goal_fast, goal_slow = low / 3, high / 3
 
-    def verdict(label: str, pair: str, wall: float, cpu: float) -> str:
+    def verdict(label: str, row: dict, wall: float, cpu: float) -> str:
         if cpu <= goal_fast:
             reach = "meets the goal against all of the authors' runs"
         elif cpu <= goal_slow:
@@ -239,7 +239,12 @@ def warm_section(data: dict | None) -> list[str]:
             )
         else:
             reach = f"misses it by {cpu - goal_slow:.1f} s even against their slowest ({goal_slow:.1f} s)"
-        caveat = "" if pair == "mpnet→MiniLM" else " (with MiniLM as the query model, not the authors' mpnet)"
+        caveats = []
+        if row["pair"] != "mpnet→MiniLM":
+            caveats.append("with MiniLM as the query model, not the authors' mpnet")
+        if len(row["tasks"]) != authors["tasks"]:
+            caveats.append(f"on {len(row['tasks'])} of the authors' {authors['tasks']} tasks")
+        caveat = f" ({'; '.join(caveats)})" if caveats else ""
         return (
             f"- {label}: {cpu} CPU s, {low / cpu:.1f}–{high / cpu:.1f}× the authors' figures, {reach}"
             f"{caveat}; by wall time on these shared cores {wall} s, {low / wall:.1f}–{high / wall:.1f}×."
@@ -251,7 +256,10 @@ def warm_section(data: dict | None) -> list[str]:
         count = len(row["tasks"])
         if "best" not in row:
             lines.append(f"| {label} | {count} | | | not measured | | | | | | | | | | |")
-            notes.append(f"- {label} on {row['task_set']}: not measured, {row['not_measured']}.")
+            notes.append(
+                f"- {label} on {row['task_set']}: not measured, {row['not_measured']} when measured "
+                "(`era-encode` with the case's overrides fills it)."
+            )
             continue
         best, phases = row["best"], row["best"]["phases"]
         stage1 = phases.get("stage1", "—")
@@ -267,13 +275,13 @@ def warm_section(data: dict | None) -> list[str]:
         )
         if row["method"] == "era":
             verdicts.append(
-                verdict(f"{label}, {row['task_set']}", row["pair"], best["wall_seconds"], best["cpu_seconds"])
+                verdict(f"{label}, {row['task_set']}", row, best["wall_seconds"], best["cpu_seconds"])
             )
         if worker := row.get("in_sweep_worker"):
             verdicts.append(
                 verdict(
                     f"{label}, {row['task_set']}, in a sweep worker",
-                    row["pair"],
+                    row,
                     worker["wall_seconds"],
                     worker["cpu_seconds"],
                 )
