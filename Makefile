@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: install test test-all lint demo bench bench-gpu bench-scale zero-shot reproduction sweep drills clean
+.PHONY: install test test-all lint demo bench bench-gpu bench-scale zero-shot reproduction sweep studies drills clean
 
 install:  ## virtual environment, the project, and the bundled offline models
 	$(PYTHON) -m venv $(VENV)
@@ -65,6 +65,15 @@ sweep:  ## the grid (2 pairs × 4 methods × 4 ratios) on the built-in task and 
 	$(BIN)/era-encode data=mair_lite data.root=$(MAIR_LITE) $(SWEEP_TASKS) $(SWEEP_GRID) $(SWEEP_SETTINGS)
 	$(SWEEP_RUN) data=mair_lite data.root=$(MAIR_LITE) $(SWEEP_TASKS) hydra.sweep.dir=$(SWEEP_DIR)/mair-lite
 	$(BIN)/era-report $(SWEEP_DIR)/mair-lite --out docs/results/sweep/mair-lite
+
+# The paper's studies and ablations (src/era_exp/cli/studies.py); STUDIES=train-ratio,pairs picks some.
+STUDIES ?=
+STUDY_JOBS ?= 2
+comma := ,
+
+studies:  ## docs/results/studies/<study>/: ratio curves, pairs, domain generality, ablations on MPNET_TASKS
+	$(BIN)/python -m era_exp.cli.studies $(subst $(comma), ,$(STUDIES)) --data-root $(MAIR_LITE) \
+		$(if $(MPNET_TASKS),--tasks $(MPNET_TASKS)) --jobs $(STUDY_JOBS)
 
 bench:  ## speed and memory figures, printed and written to docs/benchmarks.md
 	$(BIN)/python bench/run_all.py --data-root $(MAIR_LITE)

@@ -14,6 +14,7 @@ from era_exp.pipeline.results import DONE_FILE
 from era_exp.report import plots
 from era_exp.report.collect import Incomplete, RunRecord, method_sort_key, scan_sweep, tidy_frame
 from era_exp.report.dashboard import Plot, Section, render_dashboard
+from era_exp.report.domains import DomainMatrix, domain_matrices, matrix_table
 from era_exp.report.grid import Grid, build_grid
 from era_exp.report.metrics import (
     MetricChoiceError,
@@ -83,6 +84,8 @@ def build_report(
         "per_domain": domain_table(grid, metric),
         "significance": significance_table(grid, tests, note, metric),
     }
+    matrices = domain_matrices(grid, metric)
+    matrix_tables = [matrix_table(m, metric) for m in matrices]
     files = [
         atomic_write(out / "results.csv", lambda tmp: frame.to_csv(tmp, index=False)),
         atomic_write(
@@ -93,6 +96,15 @@ def build_report(
             lambda tmp: pd.DataFrame(significance_rows(grid, tests, metric)).to_csv(tmp, index=False),
         ),
         *(atomic_write_text(out / f"{name}.md", table.to_markdown()) for name, table in tables.items()),
+        *(
+            [
+                atomic_write_text(
+                    out / "domain_generality.md", "\n".join(t.to_markdown() for t in matrix_tables)
+                )
+            ]
+            if matrix_tables
+            else []
+        ),
     ]
     sections = [
         Section("Overall", [tables["overall"]], []),
@@ -100,6 +112,16 @@ def build_report(
         Section("Domains", [tables["per_domain"]], _domain_plots(grid, out / "plots", metric), gallery=True),
         Section("Significance", [tables["significance"]], []),
     ]
+    if matrices:
+        sections.insert(
+            3,
+            Section(
+                "Domain generality",
+                matrix_tables,
+                _matrix_plots(matrices, out / "plots", metric),
+                gallery=True,
+            ),
+        )
     page = render_dashboard(
         out / "index.html",
         f"era-exp sweep report: {sweep_dir.resolve().name}",
@@ -135,6 +157,16 @@ def _grid_plots(grid: Grid, folder: Path, metric: str) -> list[Plot]:
                 )
             )
     return result
+
+
+def _matrix_plots(matrices: list[DomainMatrix], folder: Path, metric: str) -> list[Plot]:
+    return [
+        Plot(
+            plots.domain_matrix(m, folder / f"domain_matrix__{m.slug()}.png", metric),
+            f"{m.title(metric)}: colour is the gain over the zero-shot run of the same training setting",
+        )
+        for m in matrices
+    ]
 
 
 def _domain_plots(grid: Grid, folder: Path, metric: str) -> list[Plot]:

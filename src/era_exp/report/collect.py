@@ -7,15 +7,34 @@ A run folder counts only when its ``DONE`` marker names the run key inside ``res
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
 import pandas as pd
+import yaml
 
 from era_exp.pipeline.plan import MethodStages
 from era_exp.pipeline.results import DONE_FILE, RESULTS_FILE
 
+# Override roots that are grid axes, or say where data and outputs live: never part of a variant.
+_NOT_VARIANT = {
+    "pair",
+    "method",
+    "train_ratio",
+    "setting",
+    "holdout_domain",
+    "domain",
+    "seed",
+    "data",
+    "paths",
+    "hydra",
+    "experiment",
+    "logger",
+    "skip_completed",
+    "hparams_search",
+}
 # Files or folders whose presence marks a directory as a run folder (finished or not).
 _RUN_MARKERS = (RESULTS_FILE, DONE_FILE, ".hydra")
 # Methods in the order tables and plots list them; others follow alphabetically.
@@ -31,6 +50,7 @@ RUN_COLUMNS = (
     "doc_embedder",
     "query_model_used",
     "method",
+    "method_label",
     "train_ratio",
     "setting",
     "holdout_domain",
@@ -105,6 +125,17 @@ class RunRecord:
         return None if ratio is None or MethodStages.of(method).ratio_free else float(ratio)
 
     @property
+    def overrides(self) -> tuple[str, ...]:
+        """The run's command-line overrides (Hydra's ``.hydra/overrides.yaml``) that may set a variant:
+        everything but the grid axes and where data and outputs live; empty for runs made without Hydra.
+        """
+        path = self.path / ".hydra" / "overrides.yaml"
+        if not path.is_file():
+            return ()
+        values = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+        return tuple(str(v) for v in values if not _is_axis_or_place(str(v)))
+
+    @property
     def optimized_metric(self) -> str:
         """The run's ``eval.optimized_metric``: the metric its report leads with."""
         evaluation = self.results.get("config", {}).get("eval", {})
@@ -142,14 +173,36 @@ class Scan:
     incomplete: list[Incomplete]
 
 
+def _is_axis_or_place(override: str) -> bool:
+    key = override.lstrip("+~").split("=", 1)[0]
+    return key.split(".", 1)[0].split("/", 1)[0] in _NOT_VARIANT or key == "eval.split"
+
+
 def pair_label(query_embedder: str, doc_embedder: str) -> str:
     """The pair as shown in tables: ``query→doc``."""
     return f"{query_embedder}→{doc_embedder}"
 
 
 def method_sort_key(method: str) -> tuple[int, str]:
-    """Sort methods in :data:`METHOD_ORDER`, then alphabetically."""
-    return (METHOD_ORDER.index(method) if method in METHOD_ORDER else len(METHOD_ORDER), method)
+    """Sort methods in :data:`METHOD_ORDER`, then alphabetically; a variant (``era [adapter=ridge]``)
+    sorts with its method."""
+    base = method.split(" [", 1)[0]
+    return (METHOD_ORDER.index(base) if base in METHOD_ORDER else len(METHOD_ORDER), method)
+
+
+def method_labels(runs: Iterable[RunRecord]) -> dict[Path, str]:
+    """Each run's method as tables name it: the method, and for an ablation sweep its variant.
+
+    The variant is the run's overrides that not every run of the sweep shares (``era [adapter=ridge]``,
+    ``era [miner=random stage2.objective.in_batch_negatives=true]``); runs without one keep the bare name.
+    """
+    runs = list(runs)
+    common = set.intersection(*(set(r.overrides) for r in runs)) if runs else set()
+    labels = {}
+    for record in runs:
+        variant = [o for o in record.overrides if o not in common]
+        labels[record.path] = f"{record.method} [{' '.join(variant)}]" if variant else record.method
+    return labels
 
 
 def scan_sweep(sweep_dir: Path, exclude: Path | None = None) -> Scan:
@@ -196,8 +249,9 @@ def tidy_frame(runs: list[RunRecord], root: Path) -> pd.DataFrame:
     ``domain`` is the domain of the row's task (or of the domain row).
     """
     rows: list[dict] = []
+    labels = method_labels(runs)
     for record in runs:
-        base = _run_columns(record, root)
+        base = {**_run_columns(record, root), "method_label": labels[record.path]}
         results = record.results
         for task, values in results["per_task"].items():
             rows.append({**base, "level": "task", "task": task, **_task_counts(results, task), **values})

@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from era_exp.report.collect import Context, RunRecord, method_sort_key
+from era_exp.report.collect import Context, RunRecord, method_labels, method_sort_key
 
 
 @dataclass(frozen=True)
@@ -55,20 +55,22 @@ def build_grid(runs: list[RunRecord]) -> Grid:
     Twins with the same run key (a sweep's ratio-free points, computed once and reused) are one
     run; two different computations at the same coordinates are reported as duplicates.
     """
+    labels = method_labels(runs)
     unique: dict[tuple, RunRecord] = {}
     duplicates = []
     for record in sorted(runs, key=lambda r: str(r.path)):
-        key = (record.pair, record.context, record.method, record.train_ratio)
+        key = (record.pair, record.context, labels[record.path], record.train_ratio)
         if key not in unique:
             unique[key] = record
         elif unique[key].results["run_key"] != record.results["run_key"]:
             duplicates.append(record)
-    by_pair: dict[tuple[str, Context], list[RunRecord]] = defaultdict(list)
-    for (pair, context, _, _), record in unique.items():
-        by_pair[pair, context].append(record)
+    by_pair: dict[tuple[str, Context], list[tuple[str, RunRecord]]] = defaultdict(list)
+    for (pair, context, label, _), record in unique.items():
+        by_pair[pair, context].append((label, record))
     blocks = []
-    for (pair, context), records in sorted(by_pair.items(), key=lambda item: (str(item[0][1]), item[0][0])):
-        fixed = {r.method: r for r in records if r.train_ratio is None}
+    for (pair, context), labelled in sorted(by_pair.items(), key=lambda item: (str(item[0][1]), item[0][0])):
+        records = [record for _, record in labelled]
+        fixed = {label: r for label, r in labelled if r.train_ratio is None}
         borrowed = frozenset()
         first = records[0]
         if "zero_shot" not in fixed and (
@@ -78,7 +80,7 @@ def build_grid(runs: list[RunRecord]) -> Grid:
             borrowed = frozenset({"zero_shot"})
         ratios = sorted({r.train_ratio for r in records if r.train_ratio is not None}) or [None]
         for ratio in ratios:
-            trained = {r.method: r for r in records if ratio is not None and r.train_ratio == ratio}
+            trained = {label: r for label, r in labelled if ratio is not None and r.train_ratio == ratio}
             members = {**fixed, **trained}
             ordered = {m: members[m] for m in sorted(members, key=method_sort_key)}
             blocks.append(

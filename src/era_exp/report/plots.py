@@ -1,4 +1,5 @@
-"""PNG figures of a sweep: the report's metric against train ratio, method × domain bars, the pair heatmap.
+"""PNG figures of a sweep: the metric against train ratio, method × domain bars, the pair heatmap, the
+domain-generality matrix.
 
 Figures use matplotlib's object API on the Agg canvas (no pyplot state, no display needed).
 """
@@ -15,6 +16,7 @@ from matplotlib.figure import Figure
 
 from era_exp.io import atomic_write
 from era_exp.report.collect import METHOD_ORDER, Context, method_sort_key
+from era_exp.report.domains import DomainMatrix
 from era_exp.report.grid import Block, Grid, doc_zero_shot
 from era_exp.report.metrics import metric_label
 
@@ -143,4 +145,36 @@ def gain_heatmap(grid: Grid, context: Context, path: Path, metric: str) -> Path 
             ax.text(j, i, label, ha="center", va="center", color="white" if dark else "black")
     fig.colorbar(image, ax=axes.tolist(), label=f"gain ({metric_label(metric)} points)")
     fig.suptitle(f"ERA gain over the document model's zero-shot\n{context.label()}")
+    return _save(fig, path)
+
+
+def domain_matrix(matrix: DomainMatrix, path: Path, metric: str) -> Path:
+    """A training-setting × evaluation-domain heatmap: colour is the gain over the row's zero-shot,
+    text the metric (× 100) with the gain beneath; grey where not measured."""
+    gains = 100 * np.array(matrix.gains, dtype=float)
+    values = 100 * np.array(matrix.values, dtype=float)
+    finite = gains[np.isfinite(gains)]
+    limit = float(np.abs(finite).max()) if finite.size and np.abs(finite).max() > 0 else 1.0
+    norm = TwoSlopeNorm(vcenter=0.0, vmin=-limit, vmax=limit)
+    fig = Figure(
+        figsize=(max(5.0, 1.6 + 1.1 * len(matrix.domains)), 1.6 + 0.55 * len(matrix.rows)),
+        layout="constrained",
+    )
+    ax = fig.subplots()
+    image = ax.imshow(np.ma.masked_invalid(gains), cmap="RdBu", norm=norm, aspect="auto")
+    ax.set_facecolor("#e0e0e0")
+    ax.set_xticks(range(len(matrix.domains)), matrix.domains)
+    ax.set_yticks(range(len(matrix.rows)), matrix.rows)
+    ax.set_xlabel("evaluation domain")
+    ax.set_ylabel("trained on")
+    for (i, j), value in np.ndenumerate(values):
+        if np.isnan(value):
+            continue
+        gain = gains[i, j]
+        held_out = matrix.domains[j] == matrix.held_out[i]
+        label = f"{value:.1f}{'*' if held_out else ''}" + ("" if np.isnan(gain) else f"\n{gain:+.1f}")
+        dark = not np.isnan(gain) and abs(gain) > 0.6 * limit
+        ax.text(j, i, label, ha="center", va="center", fontsize="small", color="white" if dark else "black")
+    fig.colorbar(image, ax=ax, label=f"gain over zero-shot ({metric_label(metric)} points)")
+    ax.set_title(matrix.title(metric), fontsize="medium")
     return _save(fig, path)

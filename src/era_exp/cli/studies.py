@@ -1,0 +1,347 @@
+"""Rebuild the paper's studies on mair-lite as committed pages: ``docs/results/studies/<study>/``.
+
+``python -m era_exp.cli.studies <study> ... --data-root ../shared/data/mair-lite`` (``make studies``
+runs every one). A study is one or more ``era-run -m`` sweeps of the experiment files in
+``experiments/``, into ``outputs/studies/<study>/<sweep>/``: ``era-encode`` fills the embedding
+cache for the grid first, the grid points run as parallel single-threaded jobs, and finished points
+are reused on a rerun. ``era-report`` then writes the dashboard, tables, significance tests and plots
+beside a ``README.md`` that states the command, seeds, task set, cost and where each method loses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from era_exp.data.registry import MAIR_TASKS
+from era_exp.io import atomic_write_json, atomic_write_text
+from era_exp.report.build import Report, build_report
+from era_exp.report.grid import Grid, build_grid
+
+# Per study, the wall seconds of each sweep's last run (kept when only the pages are rebuilt).
+WALLS_FILE = "walls.json"
+ASYMMETRIC = "pair=mpnet_to_minilm"
+ZERO_SHOT = ("method=zero_shot", ASYMMETRIC)
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """One ``era-run -m`` call of a study, into ``<study>/<name>/``.
+
+    ``per_domain`` names a key (``domain``, ``holdout_domain``) swept over the domains the study's
+    tasks cover, so a task selection never asks to train on, or hold out, a domain it lacks.
+    """
+
+    name: str
+    overrides: tuple[str, ...]
+    per_domain: str | None = None
+
+
+@dataclass(frozen=True)
+class Study:
+    """A page under docs/results/studies/: what it shows and its sweeps."""
+
+    name: str
+    title: str
+    about: str
+    sweeps: tuple[Sweep, ...]
+
+
+STUDIES = {
+    study.name: study
+    for study in (
+        Study(
+            "train-ratio",
+            "Train-ratio curves (paper Fig. 4)",
+            "nDCG@10 against the share of labelled queries: zero-shot, align-only, label-only and ERA at "
+            "train ratios 0.05, 0.1, 0.2 and 0.4, for mpnet→MiniLM and MiniLM→MiniLM. Ratio 1.0 leaves "
+            "no test query under the split protocol (train and validation would take every labelled "
+            "query), so it is not a point of the curve.",
+            (Sweep("grid", ("+experiment=train_ratio_curve", "pair=mpnet_to_minilm,minilm_to_minilm")),),
+        ),
+        Study(
+            "pairs",
+            "Embedder pairs and symmetric vs asymmetric ERA (paper Fig. 3)",
+            "Every query × document embedder pair of MiniLM and mpnet at train ratio 0.2: per document "
+            "embedder, its own zero-shot, symmetric ERA (the same model on both sides) and asymmetric "
+            "ERA (the other model on the query side).",
+            (
+                Sweep(
+                    "grid",
+                    (
+                        "+experiment=sym_vs_asym",
+                        "pair=mpnet_to_minilm,minilm_to_minilm,mpnet_to_mpnet,minilm_to_mpnet",
+                    ),
+                ),
+            ),
+        ),
+        Study(
+            "domains",
+            "Domain generality (paper Fig. 5)",
+            "mpnet→MiniLM at train ratio 0.2, trained on every domain (in-domain), on one domain only "
+            "(domain-specific) and on all domains but one (leave-one-domain-out), each evaluated on "
+            "every domain, with zero-shot run in each setting as the baseline of its row.",
+            (
+                Sweep(
+                    "in_domain", ("method=zero_shot,align_only,label_only,era", ASYMMETRIC, "train_ratio=0.2")
+                ),
+                Sweep("domain_specific", ("+experiment=domain_specific",), per_domain="domain"),
+                Sweep("lodo", ("+experiment=lodo",), per_domain="holdout_domain"),
+            ),
+        ),
+        Study(
+            "ablation-adapter",
+            "Ablation: adapter and closed-form initialisation",
+            "ERA (mpnet→MiniLM, train ratio 0.2) with a linear adapter (random init, the paper's), a "
+            "residual MLP, and linear adapters initialised in closed form on the Stage-1 pairs "
+            "(orthogonal Procrustes, least squares, ridge λ=1) before Stage 1's SGD.",
+            (Sweep("grid", ("+experiment=ablation_adapter",)), Sweep("zero_shot", ZERO_SHOT)),
+        ),
+        Study(
+            "ablation-negatives",
+            "Ablation: Stage-2 negatives",
+            "ERA (mpnet→MiniLM, train ratio 0.2) with hard negatives mined by TopK-PercPos (the paper's), "
+            "naive top-k and random sampling, each with and without in-batch negatives.",
+            (Sweep("grid", ("+experiment=ablation_negatives",)), Sweep("zero_shot", ZERO_SHOT)),
+        ),
+        Study(
+            "ablation-alignment-loss",
+            "Ablation: Stage-1 loss",
+            "Align-only and ERA (mpnet→MiniLM, train ratio 0.2) with the cosine (the paper's), MSE and "
+            "smooth-L1 alignment losses.",
+            (Sweep("grid", ("+experiment=ablation_alignment_loss",)), Sweep("zero_shot", ZERO_SHOT)),
+        ),
+        Study(
+            "ablation-alignment-samples",
+            "Ablation: Stage-1 sample size per task",
+            "Align-only and ERA (mpnet→MiniLM, train ratio 0.2) with 100, 300 and 1000 (the paper's) "
+            "Stage-1 documents per task; a task whose corpus is smaller uses all of it. The experiment "
+            "file also sweeps 3000, which differs from 1000 only on the three mair-lite corpora larger "
+            "than 1000 documents (SciFact, NFCorpus, InstructIR-MSMARCO) and needs mpnet over 4,743 more "
+            "of their documents, so this page leaves it out.",
+            (
+                Sweep(
+                    "grid", ("+experiment=ablation_alignment_samples", "stage1.samples_per_task=100,300,1000")
+                ),
+                Sweep("zero_shot", ZERO_SHOT),
+            ),
+        ),
+    )
+}
+
+
+def run_study(
+    study: Study,
+    data_root: str,
+    tasks: Sequence[str] | None,
+    out_root: Path,
+    docs_root: Path,
+    jobs: int,
+    pages_only: bool = False,
+) -> Path:
+    """Run every sweep of ``study`` on ``tasks`` (None: every task), reusing finished points; report it
+    and write its page. ``pages_only`` rebuilds report and page from the runs already there. Returns
+    the page's path."""
+    data = ["data=mair_lite", f"data.root={data_root}"]
+    if tasks:
+        data.append(f"data.tasks=[{','.join(tasks)}]")
+    sweep_root = out_root / study.name
+    walls_file = sweep_root / WALLS_FILE
+    walls = json.loads(walls_file.read_text(encoding="utf-8")) if walls_file.is_file() else {}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "ERA_QUIET": "1"}
+    for sweep in () if pages_only else study.sweeps:
+        grid = [*data, *sweep_overrides(sweep, tasks)]
+        start = time.perf_counter()
+        _call(["era-encode", *grid], env)
+        if _is_multirun(sweep):
+            launch = ["hydra/launcher=parallel", f"hydra.launcher.n_jobs={jobs}"]
+            _call(["era-run", "-m", *grid, *launch, f"hydra.sweep.dir={sweep_root / sweep.name}"], env)
+        else:
+            _call(["era-run", *grid, f"hydra.run.dir={sweep_root / sweep.name}"], env)
+        walls[sweep.name] = round(time.perf_counter() - start, 1)
+        atomic_write_json(walls_file, walls)
+    out = docs_root / study.name
+    report = build_report(sweep_root, out)
+    page = out / "README.md"
+    commands = [(sweep, sweep_overrides(sweep, tasks)) for sweep in study.sweeps]
+    atomic_write_text(page, study_page(study, data, commands, report, walls))
+    return page
+
+
+def sweep_overrides(sweep: Sweep, tasks: Sequence[str] | None) -> list[str]:
+    """The sweep's overrides, with its per-domain key swept over the domains of ``tasks`` (None: all)."""
+    if sweep.per_domain is None:
+        return list(sweep.overrides)
+    domains = sorted({MAIR_TASKS[task] for task in tasks} if tasks else set(MAIR_TASKS.values()))
+    return [*sweep.overrides, f"{sweep.per_domain}={','.join(domains)}"]
+
+
+def _is_multirun(sweep: Sweep) -> bool:
+    return any("," in override for override in sweep.overrides) or any(
+        override.startswith("+experiment=") for override in sweep.overrides
+    )
+
+
+def _call(argv: list[str], env: dict[str, str]) -> None:
+    binary = Path(sys.executable).parent / argv[0]
+    command = [str(binary) if binary.exists() else argv[0], *argv[1:]]
+    print("+", " ".join(command), flush=True)
+    subprocess.run(command, check=True, env=env)
+
+
+def study_page(
+    study: Study,
+    data: list[str],
+    commands: list[tuple[Sweep, list[str]]],
+    report: Report,
+    walls: dict[str, float],
+) -> str:
+    """The page's text: how it was made, on what, at what cost, the report's tables, and the losses."""
+    runs, grid = report.runs, build_grid(report.runs)
+    tasks = sorted({task for r in runs for task in r.results["per_task"]})
+    domains: dict[str, int] = {}
+    for task in tasks:
+        domains[MAIR_TASKS.get(task, "?")] = domains.get(MAIR_TASKS.get(task, "?"), 0) + 1
+    compute = sum(
+        phase["seconds"]
+        for r in runs
+        for phase in r.results.get("profile", {}).values()
+        if "seconds" in phase
+    )
+    distinct = len({r.results["run_key"] for r in runs})
+    sweeps = [
+        f"- `{sweep.name}`: `era-run {'-m ' * _is_multirun(sweep)}{' '.join([*data, *overrides])}`"
+        for sweep, overrides in commands
+    ]
+    wall = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in walls.items()) or "not recorded"
+    tables = ["overall.md", *(["domain_generality.md"] if _has_domains(grid) else []), "significance.md"]
+    lines = [
+        f"# {study.title}",
+        "",
+        study.about,
+        "",
+        f"Made by `make studies STUDIES={study.name}` (`python -m era_exp.cli.studies {study.name}`), "
+        "which runs:",
+        "",
+        *sweeps,
+        "",
+        "and then `era-report` on the study's sweep folder. Every point uses the paper's stage settings "
+        "(conf/stage1/paper.yaml, conf/stage2/paper.yaml) unless its variant says otherwise, and seed 42 "
+        "(split, Stage-1 sampling, training); nDCG@10 on the test split, except where a setting says "
+        "otherwise.",
+        "",
+        f"- Tasks: {len(tasks)} mair-lite tasks in {len(domains)} domains ("
+        + ", ".join(f"{d} {n}" for d, n in sorted(domains.items()))
+        + "): "
+        + ", ".join(tasks)
+        + ".",
+        f"- Runs: {len(runs)} finished, {distinct} distinct computations.",
+        f"- Cost: {compute:.0f} s of run phases in all (results.json `profile`; embeddings read from the "
+        "cache that `era-encode` filled first), on 2 CPU cores shared with other jobs; the sweeps' last "
+        f"run took {wall} of wall time (points already finished are reused).",
+        "",
+        "The dashboard is [index.html](index.html), with per-domain tables and plots; the tidy per-task "
+        "table is results.csv.",
+        "",
+        *(_demoted((report.out_dir / name).read_text(encoding="utf-8")) + "\n" for name in tables),
+        "",
+        *losses(grid),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _demoted(markdown: str) -> str:
+    """A report table's Markdown with its heading one level down, to sit under the page's title."""
+    return "\n".join("#" + line if line.startswith("## ") else line for line in markdown.splitlines())
+
+
+def _has_domains(grid: Grid) -> bool:
+    return any(c.setting in ("lodo", "domain_specific") for c in grid.contexts())
+
+
+def losses(grid: Grid, metric: str = "ndcg@10") -> list[str]:
+    """Where each trained method falls below its block's zero-shot, by task and by domain."""
+    lines = ["## Where it loses", ""]
+    any_block = False
+    listed: set[tuple] = set()  # ratio-free runs sit in every ratio block of their pair: list them once
+    for block in grid.blocks:
+        baseline = block.runs.get("zero_shot")
+        if baseline is None:
+            continue
+        zero = baseline.results
+        for method, record in block.runs.items():
+            if method == "zero_shot" or (block.pair, block.context, method, record.train_ratio) in listed:
+                continue
+            listed.add((block.pair, block.context, method, record.train_ratio))
+            any_block = True
+            result = record.results
+            tasks = [
+                f"{task} ({100 * values[metric]:.1f} vs {100 * zero['per_task'][task][metric]:.1f})"
+                for task, values in sorted(result["per_task"].items())
+                if task in zero["per_task"] and values[metric] < zero["per_task"][task][metric]
+            ]
+            domains = [
+                domain
+                for domain, values in sorted(result["per_domain"].items())
+                if domain in zero["per_domain"] and values[metric] < zero["per_domain"][domain][metric]
+            ]
+            ratio = "" if record.train_ratio is None else f", train ratio {record.train_ratio:g}"
+            overall = result["overall"][metric] - zero["overall"][metric]
+            head = (
+                f"- {block.pair}, {method}{ratio} ({block.context.label()}): {100 * overall:+.1f} points "
+                f"overall against zero-shot"
+            )
+            if tasks:
+                head += f"; below it on {len(tasks)} of {len(result['per_task'])} tasks: " + ", ".join(tasks)
+            else:
+                head += "; below it on no task"
+            head += f"; below it in {', '.join(domains)}." if domains else "; below it in no domain."
+            lines.append(head)
+    if not any_block:
+        lines.append("No block of this study has a zero-shot run to compare with.")
+    return lines
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m era_exp.cli.studies", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "studies",
+        nargs="*",
+        default=list(STUDIES),
+        help=f"studies to run (default all): {', '.join(STUDIES)}",
+    )
+    parser.add_argument("--data-root", default="../shared/data/mair-lite", help="the mair-lite folder")
+    parser.add_argument(
+        "--tasks",
+        default=None,
+        help="comma-separated mair-lite tasks (default: every task); mpnet on CPU fits the reference tasks",
+    )
+    parser.add_argument("--out", default="outputs/studies", help="where the sweeps' run folders go")
+    parser.add_argument("--docs", default="docs/results/studies", help="where the pages go")
+    parser.add_argument("--jobs", type=int, default=2, help="grid points run at once (one thread each)")
+    parser.add_argument(
+        "--pages-only", action="store_true", help="rebuild reports and pages from the runs already there"
+    )
+    args = parser.parse_args(argv)
+    unknown = [name for name in args.studies if name not in STUDIES]
+    if unknown:
+        parser.error(f"unknown studies {unknown}; choose from {list(STUDIES)}")
+    for name in args.studies:
+        tasks = args.tasks.split(",") if args.tasks else None
+        out, docs = Path(args.out), Path(args.docs)
+        page = run_study(STUDIES[name], args.data_root, tasks, out, docs, args.jobs, args.pages_only)
+        print(f"{name}: {page}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
