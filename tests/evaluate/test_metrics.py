@@ -151,3 +151,21 @@ def test_units_evaluated_together_match_units_evaluated_alone() -> None:
     assert together["B"] == pytest.approx(evaluate_run(*b)[0])
     with pytest.raises(EvaluationError, match="'B'"):
         evaluate_units({"A": a, "B": ({"q9": {"z": 1}}, {})})
+
+
+def test_a_wrong_metric_from_ranx_fails_instead_of_being_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A damaged compiled cache could make ranx return wrong values: the independent check stops the run."""
+    from era_exp.evaluate import metrics
+
+    qrels = {"q1": {"d1": 1}, "q2": {"d2": 2}}
+    run = {"q1": {"d1": 0.9, "d2": 0.1}, "q2": {"d1": 0.8, "d2": 0.7}}
+    ranx = metrics._ranx()
+    real = ranx.evaluate
+
+    def damaged(*args, **kwargs):
+        scores = real(*args, **kwargs)
+        return {metric: np.zeros_like(values) for metric, values in scores.items()}
+
+    monkeypatch.setattr(ranx, "evaluate", damaged)
+    with pytest.raises(EvaluationError, match=r"ranx's ndcg@10 of query 'q1' is 0.000000, an independent"):
+        evaluate_run(qrels, run, ["ndcg@10"], name="TaskA")

@@ -75,9 +75,38 @@ def evaluate_run(
     # looks them up by the metric's name without its cut-off); asked twice, it returns the dict.
     wanted = list(metrics) if len(metrics) > 1 else [*metrics, *metrics]
     scores = ranx.evaluate(judged, ranked, wanted, return_mean=False)
+    for metric in metrics:
+        if metric.startswith("ndcg@"):
+            _check_ndcg(name, metric, qids, judged, ranked, scores[metric])
     per_query = {qid: {metric: float(scores[metric][i]) for metric in metrics} for i, qid in enumerate(qids)}
     means = {metric: float(np.mean(scores[metric])) for metric in metrics}
     return means, per_query
+
+
+def _check_ndcg(
+    name: str, metric: str, qids: Sequence[str], judged: Sequence, ranked: Sequence, values: np.ndarray
+) -> None:
+    """Recompute ``ndcg@k`` without ranx and fail on any disagreement.
+
+    ranx runs numba code loaded from on-disk caches that several processes share; a damaged or
+    mismatched cache entry would otherwise give wrong metrics silently. The same definition
+    (trec_eval's: linear gain, log2 discount, the ideal ranking from the labels) costs a few
+    milliseconds per thousand queries.
+    """
+    k = int(metric.split("@", 1)[1])
+    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+    for qid, labels, hits, value in zip(qids, judged, ranked, values, strict=True):
+        gain = dict(zip(labels[:, 0], labels[:, 1], strict=True))
+        top = np.array([max(gain.get(key, 0.0), 0.0) for key in hits[:k, 0]])
+        ideal = np.clip(labels[:k, 1], 0.0, None)
+        best = float(ideal @ discounts[: len(ideal)])
+        expected = float(top @ discounts[: len(top)]) / best if best > 0 else 0.0
+        if abs(expected - float(value)) > 1e-6:
+            raise EvaluationError(
+                f"task {name!r}: ranx's {metric} of query {qid!r} is {float(value):.6f}, an independent "
+                f"computation gives {expected:.6f}; numba's compiled cache may be damaged (delete the "
+                "__pycache__ folders of ranx and numba, or NUMBA_CACHE_DIR) and rerun"
+            )
 
 
 def _rows(values: Mapping[str, float], keys: dict[str, int]) -> np.ndarray:
