@@ -317,6 +317,17 @@ def test_fill_then_read_serves_rows_and_read_refuses_missing_texts(tmp_path: Pat
         cache.read(embedder, ["never encoded"])
 
 
+def test_missing_counts_distinct_texts_not_on_disk_and_encodes_nothing(tmp_path: Path) -> None:
+    embedder = FakeEmbedder()
+    cache = EmbeddingCache(tmp_path)
+    assert cache.missing(embedder, ["a", "b", "b"]) == 2
+    cache.fill(embedder, ["a"])
+    calls = len(embedder.calls)
+    assert cache.missing(embedder, ["a", "b", "b", "c"]) == 2
+    assert EmbeddingCache(tmp_path).missing(embedder, ["a"]) == 0, "another process sees the commit"
+    assert len(embedder.calls) == calls
+
+
 class HalfEmbedder(FakeEmbedder):
     def __init__(self, cache_dtype: str) -> None:
         super().__init__(name=f"fake-{cache_dtype}", dim=64)

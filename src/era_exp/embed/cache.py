@@ -431,6 +431,12 @@ class EmbeddingCache:
         log.info("encoded %d new texts with %s, %d from cache", encoded, embedder.name, hits)
         return store
 
+    def missing(self, embedder: Embedder, texts: Sequence[str]) -> int:
+        """How many distinct texts (already formatted) are not on disk yet; nothing is encoded."""
+        store = self._store(embedder)
+        store.refresh()
+        return int((store.lookup(np.unique(text_keys(texts)))[0] < 0).sum())
+
     def read(self, embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
         """float32 vectors of texts already on disk, in input order; only their rows are read."""
         store = self._store(embedder)
