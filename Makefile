@@ -89,7 +89,7 @@ bench-gpu:  ## GPU throughput with random-init Qwen3-Embedding shapes (no networ
 SCALES ?= 0.01,0.05,0.25
 SCALE_THREADS ?= 1
 
-bench-scale:  ## zero-shot and ERA on the MAIR replica at growing S through era-run data=hub (heavy, hours on 2 cores)
+bench-scale:  ## zero-shot and ERA on the MAIR replica at growing S through era-run data=hub (heavy, about an hour on 2 cores)
 	OMP_NUM_THREADS=$(SCALE_THREADS) $(BIN)/python bench/bench_scale.py --scales $(SCALES)
 	$(BIN)/python bench/run_all.py --render-only
 

@@ -11,12 +11,13 @@ framework (loading, caching, search, evaluation), not a model.
 Per run it records each phase's wall time and peak resident memory (``results.json`` profile),
 texts encoded and texts/s, the embedding and ``datasets`` cache sizes, and the process's peak
 memory; then how each figure grows with the number of documents (log-log slope between the
-smallest and largest S) and memory against the largest single corpus. At the largest S a third run,
-zero-shot on the task with the largest corpus alone, gives the memory floor a run over all tasks
-would have if it held one task's corpus at a time. Writes
-bench/results/scale.json and docs/img/bench-scale.png after every run, so an interrupted benchmark
-resumes where it stopped (``--fresh`` measures everything again); ``bench/run_all.py`` renders the
-table.
+smallest and largest S) and memory against the largest single corpus. At every S a third run,
+zero-shot on the task with the largest corpus alone (its own cold embedding cache), gives the
+memory floor a run over all tasks would have if it held one task's corpus at a time: what the
+all-task run holds beyond that floor, phase by phase, must not grow with the number of documents.
+Writes bench/results/scale.json and docs/img/bench-scale.png after every run, so an interrupted
+benchmark resumes where it stopped (``--fresh`` measures everything again); ``bench/run_all.py``
+renders the table.
 """
 
 from __future__ import annotations
@@ -137,9 +138,13 @@ def run_point(
     models: dict[str, Path],
     out: Path,
     tasks: list[str] | None = None,
+    cache: Path | None = None,
 ) -> dict:
-    """One ``era-run`` on the replica at ``scale`` (all tasks, or ``tasks``); profile, caches, peak memory."""
-    cache = WORK / f"cache-s{scale}"
+    """One ``era-run`` on the replica at ``scale`` (all tasks, or ``tasks``); profile, caches, peak memory.
+
+    ``cache`` is the embedding cache (default: the one all runs at this scale share).
+    """
+    cache = cache or WORK / f"cache-s{scale}"
     hf_cache = WORK / f"hf-s{scale}"
     overrides = [
         "data=hub",
@@ -181,6 +186,7 @@ def run_point(
         "texts_per_s": round(encoded / encode, 1) if encode and encoded else None,
         "embedding_cache_bytes": _bytes(cache),
         "datasets_cache_bytes": _bytes(hf_cache),
+        "resident": results["data"].get("resident"),
         "tasks": results["overall"]["num_tasks"],
         "ndcg@10": round(results["overall"]["ndcg@10"], 4),
     }
@@ -213,6 +219,31 @@ def growth(points: list[dict]) -> dict:
             for phase in phases
         }
         table[method]["process peak RSS"] = {"peak_rss_slope": slope(runs, lambda r: r["peak_rss_mib"])}
+    return table
+
+
+def floor_excess(points: list[dict]) -> dict:
+    """Per scale, run and phase: peak MiB, the largest-task floor and what the run holds beyond it.
+
+    The floor of a phase the largest-task zero-shot run does not have (the stages) is its process peak.
+    """
+    table: dict[str, dict] = {}
+    for p in points:
+        if not (alone := p.get("largest_task_only")):
+            continue
+        floor = alone["profile"]
+        per_run = {}
+        for method, run in p["runs"].items():
+            per_run[method] = {
+                phase: {
+                    "peak_rss_mib": round(figures["peak_rss_mib"], 1),
+                    "floor_mib": round(floor.get(phase, {}).get("peak_rss_mib", alone["peak_rss_mib"]), 1),
+                }
+                for phase, figures in run["profile"].items()
+            }
+            for figures in per_run[method].values():
+                figures["excess_mib"] = round(figures["peak_rss_mib"] - figures["floor_mib"], 1)
+        table[str(p["docs_scale"])] = per_run
     return table
 
 
@@ -272,15 +303,33 @@ def plot(points: list[dict], path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
+def floor_run(point: dict, models: dict[str, Path], fresh: bool) -> None:
+    """Zero-shot on the task with the largest corpus alone, with its own cold embedding cache, so its
+    encode phase encodes that corpus as the all-task run's did: the floor of every phase."""
+    scale = point["docs_scale"]
+    if not fresh and (point.get("largest_task_only") or {}).get("own_cache"):
+        return
+    largest = point["largest_corpus_file"].split("/")[0]
+    out, own = WORK / "runs" / f"s{scale}-largest-task", WORK / f"cache-s{scale}-largest-task"
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.rmtree(own, ignore_errors=True)
+    run = run_point(scale, "zero-shot", WORK / f"replica-s{scale}", models, out, [largest], cache=own)
+    point["largest_task_only"] = {"task": largest, "own_cache": True, **run}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scales", default=",".join(map(str, SCALES)), help="comma-separated S values")
     parser.add_argument("--out", default=str(OUT))
     parser.add_argument("--plot", default=str(PLOT))
     parser.add_argument("--fresh", action="store_true", help="rerun the runs --out already records")
-    parser.add_argument("--skip-largest-task", action="store_true", help="no largest-task-only run")
+    parser.add_argument("--skip-largest-task", action="store_true", help="no largest-task-only runs")
+    parser.add_argument("--methods", default=",".join(METHODS), help="runs to measure (recorded are kept)")
     args = parser.parse_args()
     done = finished_runs(Path(args.out))
+    wanted = [m.strip() for m in args.methods.split(",")]
+    if unknown := set(wanted) - set(METHODS):
+        parser.error(f"unknown methods {sorted(unknown)}; known: {list(METHODS)}")
     scales = sorted(float(s) for s in args.scales.split(","))
     WORK.mkdir(parents=True, exist_ok=True)
     models = {
@@ -310,25 +359,20 @@ def main() -> None:
             point.update(before)
         points.append(point)
         for method in METHODS:
-            if not args.fresh and (kept := done.get((scale, point["documents"], method))):
-                point["runs"][method] = kept
+            kept = None if args.fresh else done.get((scale, point["documents"], method))
+            if kept is None and method not in wanted:
                 continue
-            out = WORK / "runs" / f"s{scale}-{method.replace(' ', '_')}"
-            shutil.rmtree(out, ignore_errors=True)
-            point["runs"][method] = run_point(scale, method, replica, models, out)
-            print(json.dumps({"docs_scale": scale, **point["runs"][method]}, indent=1), flush=True)
+            if kept is None:
+                out = WORK / "runs" / f"s{scale}-{method.replace(' ', '_')}"
+                shutil.rmtree(out, ignore_errors=True)
+                kept = run_point(scale, method, replica, models, out)
+                print(json.dumps({"docs_scale": scale, **kept}, indent=1), flush=True)
+            point["runs"][method] = kept
             write_report(points, Path(args.out))
             plot(points, Path(args.plot))
-    top = points[-1]
-    largest = top["largest_corpus_file"].split("/")[0]
-    if not args.skip_largest_task and (args.fresh or "largest_task_only" not in top):
-        out = WORK / "runs" / f"s{top['docs_scale']}-largest-task"
-        shutil.rmtree(out, ignore_errors=True)
-        run = run_point(
-            top["docs_scale"], "zero-shot", WORK / f"replica-s{top['docs_scale']}", models, out, [largest]
-        )
-        top["largest_task_only"] = {"task": largest, **run}
-        write_report(points, Path(args.out))
+            if method == "zero-shot" and not args.skip_largest_task:
+                floor_run(point, models, args.fresh)  # the memory floor first, ERA after it
+                write_report(points, Path(args.out))
     print(json.dumps(growth(points), indent=1))
 
 
@@ -364,6 +408,7 @@ def write_report(points: list[dict], out: Path) -> None:
         "points": points,
         "growth": growth(points),
         "memory_per_document": memory_per_document(points),
+        "floor_excess": floor_excess(points),
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")

@@ -26,8 +26,8 @@ import torch
 import era_exp.pipeline.train as pipeline_train
 from era_exp.config import compose
 from era_exp.pipeline.run import run
-from era_exp.stages.adaptation import AdaptationDataModule, warmup_linear
-from era_exp.stages.alignment import AlignmentDataModule
+from era_exp.stages.adaptation import AdaptationRows, warmup_linear
+from era_exp.stages.alignment import AlignmentRows
 from era_exp.stages.trainer import step_flops, threads_for
 
 REFERENCE_TASKS = (
@@ -76,7 +76,7 @@ def _batches(n: int, batch_size: int, generator: torch.Generator):
 
 def bare_alignment(adapter, q, d, cfg, seed: int) -> int:
     """Stage 1's steps in plain PyTorch: returns epochs run."""
-    data = AlignmentDataModule(q, d, cfg.batch_size, cfg.holdout, seed)
+    data = AlignmentRows(q, d, cfg.batch_size, cfg.holdout, seed)
     (qt, dt), (qv, dv) = data.train_set.tensors, data.val_set.tensors
     optimizer = torch.optim.AdamW(adapter.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     generator = torch.Generator().manual_seed(seed)
@@ -97,7 +97,7 @@ def bare_alignment(adapter, q, d, cfg, seed: int) -> int:
 
 def bare_adaptation(adapter, train, val, cfg, seed: int, epochs: int) -> int:
     """Stage 2's steps in plain PyTorch for ``epochs`` epochs, keeping the best weights."""
-    data = AdaptationDataModule(train, val, cfg.batch_size, seed)
+    data = AdaptationRows(train, val, cfg.batch_size, seed)
     tq, tp, tn = data.train_set.tensors
     vq, vp, vn = data.val_set.tensors
     optimizer = torch.optim.AdamW(adapter.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)

@@ -120,16 +120,22 @@ def _full_error(path: Path, what: str | None, err: BaseException) -> StorageFull
     )
 
 
-def atomic_write(path: str | Path, write: Callable[[Path], None], what: str | None = None) -> Path:
+def atomic_write(
+    path: str | Path, write: Callable[[Path], None], what: str | None = None, fresh_name: bool = False
+) -> Path:
     """Call ``write(tmp_path)`` then rename the temporary file onto ``path`` in one step.
 
     ``what`` says what the file holds (``"run results"``, ``"embedding cache shard"``) for the error
-    raised when the disk is full.
+    raised when the disk is full. ``fresh_name`` says ``path`` has a name never written before (a
+    random one), so no dead writer can have left a temporary file of it and the folder is not listed
+    to look for one (which, per write into a folder of thousands of files, would cost more than the
+    write).
     """
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        remove_stale_temps(path)
+        if not fresh_name:
+            remove_stale_temps(path)
         tmp_path = _create(path)
     except OSError as err:
         if _disk_full(err, path.parent):
@@ -149,11 +155,12 @@ def atomic_write(path: str | Path, write: Callable[[Path], None], what: str | No
     return path
 
 
-def atomic_write_text(path: str | Path, text: str, what: str | None = None) -> Path:
-    """Write ``text`` to ``path`` atomically (UTF-8)."""
-    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"), what)
+def atomic_write_text(path: str | Path, text: str, what: str | None = None, fresh_name: bool = False) -> Path:
+    """Write ``text`` to ``path`` atomically (UTF-8); see :func:`atomic_write` for ``fresh_name``."""
+    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"), what, fresh_name)
 
 
-def atomic_write_json(path: str | Path, obj: Any, what: str | None = None) -> Path:
-    """Write ``obj`` as indented JSON to ``path`` atomically."""
-    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n", what)
+def atomic_write_json(path: str | Path, obj: Any, what: str | None = None, fresh_name: bool = False) -> Path:
+    """Write ``obj`` as indented JSON to ``path`` atomically; see :func:`atomic_write` for ``fresh_name``."""
+    text = json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n"
+    return atomic_write_text(path, text, what, fresh_name)

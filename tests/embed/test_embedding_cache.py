@@ -317,6 +317,17 @@ def test_fill_then_read_serves_rows_and_read_refuses_missing_texts(tmp_path: Pat
         cache.read(embedder, ["never encoded"])
 
 
+def test_missing_counts_distinct_texts_not_on_disk_and_encodes_nothing(tmp_path: Path) -> None:
+    embedder = FakeEmbedder()
+    cache = EmbeddingCache(tmp_path)
+    assert cache.missing(embedder, ["a", "b", "b"]) == 2
+    cache.fill(embedder, ["a"])
+    calls = len(embedder.calls)
+    assert cache.missing(embedder, ["a", "b", "b", "c"]) == 2
+    assert EmbeddingCache(tmp_path).missing(embedder, ["a"]) == 0, "another process sees the commit"
+    assert len(embedder.calls) == calls
+
+
 class HalfEmbedder(FakeEmbedder):
     def __init__(self, cache_dtype: str) -> None:
         super().__init__(name=f"fake-{cache_dtype}", dim=64)
@@ -353,3 +364,30 @@ def test_a_shard_of_another_dtype_is_never_read(tmp_path: Path, caplog: pytest.L
     with caplog.at_level(logging.WARNING, logger="era_exp.embed.cache"):
         cache.fill(impostor, TEXTS)
     assert "float16" in caplog.text and cache.stats.encoded == len(TEXTS)
+
+
+def test_the_key_index_grows_by_merging_runs_and_finds_what_one_sort_would(tmp_path: Path) -> None:
+    from era_exp.embed.cache import _Run, _Shard, _Store, text_keys
+
+    store = _Store(tmp_path, 8, "float32", "size", None)  # type: ignore[arg-type]
+    rng = np.random.default_rng(0)
+    vocabulary = [f"text {i}" for i in range(600)]
+    for number in range(40):  # shards of varied sizes; some keys repeat in later shards
+        texts = sorted(set(rng.choice(vocabulary, size=int(rng.integers(1, 40))).tolist()))
+        store.shards.append(
+            _Shard(f"shard-{number}", np.zeros((len(texts), 8), np.float32), text_keys(texts))
+        )
+        if number % 3 == 0:
+            store.lookup(text_keys(vocabulary[:5]))  # lookups between commits grow the index
+    asked = text_keys([*vocabulary, "never stored"])
+    shard, row = store.lookup(asked)
+    assert len(store._runs) <= 1 + int(np.log2(sum(len(s.keys) for s in store.shards)))
+    once = _Run.of(store.shards, 0)  # the whole index sorted at once, as before runs
+    pos = np.minimum(np.searchsorted(once.keys, asked), len(once.keys) - 1)
+    found = once.keys[pos] == asked
+    np.testing.assert_array_equal(shard, np.where(found, once.owners[pos], -1))
+    np.testing.assert_array_equal(row[found], once.rows[pos[found]])
+    for key, owner, at in zip(asked[found], shard[found], row[found], strict=True):
+        assert store.shards[owner].keys[at] == key
+        earlier = [n for n, s in enumerate(store.shards) if key in set(s.keys.tolist())]
+        assert owner == earlier[0]  # a repeated key resolves to its earliest shard

@@ -296,3 +296,33 @@ def test_cache_dtype_defaults_and_identity(tiny_model_dir: Path) -> None:
     assert moved.identity == plain.identity and moved._model is None
     with pytest.raises(ValueError, match="cannot move"):
         plain.on_device("cuda:0")
+
+
+def _tricky_long_texts() -> list[str]:
+    """Long texts whose first tokens a careless cut would change: accents, CJK, punctuation against the
+    cut, control characters, tabs and newlines, runs of spaces, words too long for WordPiece, one word
+    without any space, and texts so dense in tokens that a prefix cannot fill max_length."""
+    rng = random.Random(7)
+    pieces = ["café", "naïve", "東京都", "x=f(y);", "a.b,c", "\t", "\n\n", "   ", "\x07", "İstanbul", "ﬁne"]
+    texts = [
+        " ".join(rng.choice(pieces) + rng.choice(["", "word", "?!"]) for _ in range(n)) for n in (400, 900)
+    ]
+    texts += ["token" * 400, "supercalifragilistic" * 30 + " " + "end " * 300, "!" * 3000]
+    texts += [" ".join(["Ω"] * 2000), "a " * 1500, LONG_TEXT, LONG_TEXT.replace(" ", "  \u00a0")]
+    texts += [" ".join(["y" * 120] * 40)]  # one [UNK] per 121 characters: the prefix falls short
+    return texts
+
+
+def test_long_texts_tokenised_from_a_prefix_get_exactly_the_whole_texts_tokens(
+    tiny_model_dir: Path, mair_lite_root: Path
+) -> None:
+    embedder = HFEmbedder("tiny", str(tiny_model_dir), max_length=32, device="cpu")
+    assert embedder._prefix_chars == 8 * 32  # a BERT tokenizer: prefixes ending at a space are exact
+    texts = [*real_texts(mair_lite_root), *_tricky_long_texts(), "", "short"]
+    assert sum(len(t) > embedder._prefix_chars for t in texts) > 20
+    ids, lengths = embedder.token_lengths(texts)
+    whole = embedder._tokenize(texts)
+    assert ids == whole and lengths.tolist() == [len(x) for x in whole]
+    vectors = embedder.encode(texts)
+    embedder._prefix_chars = None  # tokenise every text whole
+    np.testing.assert_array_equal(vectors, embedder.encode(texts))

@@ -64,6 +64,41 @@ def test_ranx_ndcg_matches_trec_eval_on_graded_nfcorpus(mair_lite_root: Path) ->
     assert 0.05 < means["ndcg@10"] < 0.9, "a lexical run on NFCorpus is neither empty nor perfect"
 
 
+@pytest.mark.mair_lite
+def test_metrics_equal_those_of_ranx_containers_ties_included(mair_lite_root: Path) -> None:
+    """The arrays handed to ``ranx.evaluate`` give what ``ranx.Qrels``/``ranx.Run`` give, bit for bit.
+
+    Scores rounded to two decimals tie many hits, so the order tied hits come in (ranx's own) decides
+    the values; judged documents that were never retrieved and ids with spaces are included too.
+    """
+    import ranx
+
+    queries = _read_jsonl(mair_lite_root / "NFCorpus" / "queries.jsonl")[:120]
+    docs = _read_jsonl(mair_lite_root / "NFCorpus" / "docs.jsonl")
+    qrels = {q["qid"]: {label["id"]: label["score"] for label in q["labels"]} for q in queries}
+    qrels[queries[0]["qid"]]["a judged document never retrieved"] = 2
+    run = {
+        qid: {doc.replace("MED", "MED "): round(score, 2) for doc, score in ranked.items()}
+        for qid, ranked in _tfidf_run(queries, docs).items()
+    }
+    qrels = {
+        qid: {doc.replace("MED", "MED "): grade for doc, grade in labels.items()}
+        for qid, labels in qrels.items()
+    }
+    ties = sum(len(ranked) - len(set(ranked.values())) for ranked in run.values())
+    assert ties > 1000, "the rounded run is full of ties"
+    metrics = ["ndcg@10", "map@100", "recall@100", "mrr@100", "precision@5"]
+    means, per_query = evaluate_run(qrels, run, metrics)
+    containers = ranx.Run(run)
+    expected = ranx.evaluate(ranx.Qrels(qrels), containers, metrics, return_mean=False)
+    assert list(per_query) == list(containers.keys())
+    for metric in metrics:
+        assert [per_query[qid][metric] for qid in per_query] == [float(v) for v in expected[metric]]
+        assert means[metric] == float(np.mean(expected[metric]))
+    alone, _ = evaluate_run(qrels, run, ["ndcg@10"])
+    assert alone == {"ndcg@10": means["ndcg@10"]}
+
+
 def test_metrics_on_a_hand_checked_run() -> None:
     qrels = {"q1": {"a": 2, "b": 1}, "q2": {"c": 1}}
     run = {"q1": {"b": 0.9, "x": 0.5, "a": 0.1}, "q2": {"x": 1.0, "c": 0.5}}
@@ -116,3 +151,21 @@ def test_units_evaluated_together_match_units_evaluated_alone() -> None:
     assert together["B"] == pytest.approx(evaluate_run(*b)[0])
     with pytest.raises(EvaluationError, match="'B'"):
         evaluate_units({"A": a, "B": ({"q9": {"z": 1}}, {})})
+
+
+def test_a_wrong_metric_from_ranx_fails_instead_of_being_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A damaged compiled cache could make ranx return wrong values: the independent check stops the run."""
+    from era_exp.evaluate import metrics
+
+    qrels = {"q1": {"d1": 1}, "q2": {"d2": 2}}
+    run = {"q1": {"d1": 0.9, "d2": 0.1}, "q2": {"d1": 0.8, "d2": 0.7}}
+    ranx = metrics._ranx()
+    real = ranx.evaluate
+
+    def damaged(*args, **kwargs):
+        scores = real(*args, **kwargs)
+        return {metric: np.zeros_like(values) for metric, values in scores.items()}
+
+    monkeypatch.setattr(ranx, "evaluate", damaged)
+    with pytest.raises(EvaluationError, match=r"ranx's ndcg@10 of query 'q1' is 0.000000, an independent"):
+        evaluate_run(qrels, run, ["ndcg@10"], name="TaskA")

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import csv
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -129,3 +132,47 @@ def test_threads_are_sized_to_the_step() -> None:
     before = torch.get_num_threads()
     assert threads_for(1e6) == 1
     assert threads_for(1e15) == before  # never above torch's own count
+
+
+_LIGHTNING_FREE = """
+import sys
+import torch
+
+import era_exp.sweep.job  # everything a grid point imports before its phases
+from era_exp.adapters import build_adapter
+from era_exp.config import AdaptationConfig, AlignmentConfig
+from era_exp.stages import CosineAlignmentLoss, InfoNCE, PairSet, train_adaptation, train_alignment
+from era_exp.tracking.tracker import Tracker
+
+kwargs = Tracker(None, None).trainer_kwargs()
+g = torch.Generator().manual_seed(0)
+adapter = build_adapter("linear", 12, 6)
+q, d = torch.randn(100, 12, generator=g), torch.randn(100, 6, generator=g)
+cfg = AlignmentConfig(batch_size=64, epochs=2, loss=CosineAlignmentLoss())
+train_alignment(adapter, q, d, cfg, trainer_kwargs=kwargs)
+pairs = PairSet(q[:40], d[:40], torch.randn(40, 5, 6, generator=g))
+cfg = AdaptationConfig(batch_size=16, nominal_epochs=3, objective=InfoNCE(0.05, in_batch_negatives=False))
+train_adaptation(adapter, pairs, pairs, cfg, trainer_kwargs=kwargs)
+lightning = {"pytorch_lightning", "lightning_fabric", "torchmetrics"}
+print(sorted({name.split(".")[0] for name in sys.modules} & lightning))
+"""
+
+
+def test_the_in_memory_loop_runs_both_stages_without_importing_lightning(tmp_path: Path) -> None:
+    # Importing Lightning (and torchmetrics with it) costs seconds of every grid point's process.
+    env = {**os.environ, "ERA_QUIET": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", _LIGHTNING_FREE], env=env, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]", done.stderr
+
+
+def test_the_lightning_classes_are_the_stages_own_steps() -> None:
+    import pytorch_lightning as pl
+
+    from era_exp.stages import AdaptationModule, AdaptationStep, AlignmentModule, AlignmentStep
+
+    assert issubclass(AlignmentModule, AlignmentStep) and issubclass(AlignmentModule, pl.LightningModule)
+    assert issubclass(AdaptationModule, AdaptationStep) and issubclass(AdaptationModule, pl.LightningModule)
+    with pytest.raises(ValueError, match="steps_per_epoch"):
+        AdaptationStep(torch.nn.Linear(4, 4), PAPER_INFO_NCE, 1e-3, 0.0, 0.1, 10).configure_optimizers()

@@ -136,8 +136,16 @@ def test_parallel_wandb_offline_logs_one_run_per_job(
     assert sum(b"align/train_loss" in record for record in records) == 1
 
 
+def _missing(summary: dict) -> int:
+    return sum(count for per_cache in summary["missing"].values() for count in per_cache.values())
+
+
 def test_encode_shards_together_fill_the_cache_once(tiny_task: list[str], tmp_path: Path) -> None:
     grid = [*tiny_task, "method=zero_shot,era", "train_ratio=0.2"]
+    counted = tmp_path / "dry-run.json"
+    assert encode.main([*grid, "--dry-run", "--summary", str(counted)]) == 0
+    before = json.loads(counted.read_text())
+    assert _missing(before) == before["needed"] > 0, "a cold cache misses every text"
     parts = []
     for index in range(2):
         summary = tmp_path / f"shard-{index}.json"
@@ -148,6 +156,8 @@ def test_encode_shards_together_fill_the_cache_once(tiny_task: list[str], tmp_pa
     rerun = tmp_path / "rerun.json"
     assert encode.main([*grid, "--summary", str(rerun)]) == 0
     assert json.loads(rerun.read_text())["encoded"] == 0
+    assert encode.main([*grid, "--dry-run", "--summary", str(counted)]) == 0
+    assert _missing(json.loads(counted.read_text())) == 0
 
 
 def test_unknown_encode_setting_fails_with_the_known_keys(tiny_task: list[str]) -> None:

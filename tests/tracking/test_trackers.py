@@ -10,7 +10,7 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from era_exp.stages.trainer import fit
+from era_exp.stages.lightning import fit
 from era_exp.tracking.tracker import Tracker, point_tags, tracking
 
 LOGGED = ("data=builtin", "train_ratio=0.1")

@@ -11,7 +11,8 @@ however many run at once, only read the cache. ``encode.*`` overrides set how (c
 ``encode.devices=4`` (and ``encode.nodes``) runs one process per device through Lightning;
 ``hydra/launcher=slurm encode.array_jobs=16`` fans the encode out as a job array through the
 launcher, one shard of the distinct texts per job; ``--shard I/N`` encodes shard I of N only.
-Concurrent runs of era-encode on one cache split the work. ``--dry-run`` only counts the texts.
+Concurrent runs of era-encode on one cache split the work. ``--dry-run`` only counts the texts
+and those not on disk yet.
 """
 
 from __future__ import annotations
@@ -104,7 +105,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="era-encode", description=__doc__.split("\n\n")[0])
     parser.add_argument("overrides", nargs="*", help="Hydra overrides of the sweep (comma lists are swept)")
     parser.add_argument("-m", "--multirun", action="store_true", help="accepted for symmetry with era-run")
-    parser.add_argument("--dry-run", action="store_true", help="count the texts, encode nothing")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="count the texts and those not on disk yet, encode nothing"
+    )
     parser.add_argument("--summary", metavar="PATH", help="also write the JSON summary to PATH")
     parser.add_argument("--shard", type=parse_shard, metavar="I/N", help="encode shard I of N only")
     return parser
@@ -127,7 +130,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if settings.distributed:
             use_local_device()
         plan = plan_encoding(split.grid)
-        summary = plan.summary() if args.dry_run else encode_plan(plan, settings, args.shard)
+        if args.dry_run:
+            summary = {**plan.summary(), "missing": plan.missing()}
+        else:
+            summary = encode_plan(plan, settings, args.shard)
     if summary is None:  # a rank other than 0 of a distributed encode: rank 0 reports
         return 0
     print(json.dumps(summary, indent=2))

@@ -11,6 +11,7 @@ beside a ``README.md`` that states the command, seeds, task set, cost and where 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -20,10 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from era_exp.data.registry import MAIR_TASKS
-from era_exp.io import atomic_write_text
-from era_exp.report.build import build_report
+from era_exp.io import atomic_write_json, atomic_write_text
+from era_exp.report.build import Report, build_report
 from era_exp.report.grid import Grid, build_grid
 
+# Per study, the wall seconds of each sweep's last run (kept when only the pages are rebuilt).
+WALLS_FILE = "walls.json"
 ASYMMETRIC = "pair=mpnet_to_minilm"
 ZERO_SHOT = ("method=zero_shot", ASYMMETRIC)
 
@@ -141,31 +144,34 @@ def run_study(
     out_root: Path,
     docs_root: Path,
     jobs: int,
+    pages_only: bool = False,
 ) -> Path:
     """Run every sweep of ``study`` on ``tasks`` (None: every task), reusing finished points; report it
-    and write its page. Returns the page's path."""
+    and write its page. ``pages_only`` rebuilds report and page from the runs already there. Returns
+    the page's path."""
     data = ["data=mair_lite", f"data.root={data_root}"]
     if tasks:
         data.append(f"data.tasks=[{','.join(tasks)}]")
     sweep_root = out_root / study.name
+    walls_file = sweep_root / WALLS_FILE
+    walls = json.loads(walls_file.read_text(encoding="utf-8")) if walls_file.is_file() else {}
     env = {**os.environ, "OMP_NUM_THREADS": "1", "ERA_QUIET": "1"}
-    walls = {}
-    for sweep in study.sweeps:
+    for sweep in () if pages_only else study.sweeps:
         grid = [*data, *sweep_overrides(sweep, tasks)]
         start = time.perf_counter()
         _call(["era-encode", *grid], env)
-        launch = [f"hydra.sweep.dir={sweep_root / sweep.name}"]
         if _is_multirun(sweep):
-            launch += ["hydra/launcher=parallel", f"hydra.launcher.n_jobs={jobs}"]
-            _call(["era-run", "-m", *grid, *launch], env)
+            launch = ["hydra/launcher=parallel", f"hydra.launcher.n_jobs={jobs}"]
+            _call(["era-run", "-m", *grid, *launch, f"hydra.sweep.dir={sweep_root / sweep.name}"], env)
         else:
             _call(["era-run", *grid, f"hydra.run.dir={sweep_root / sweep.name}"], env)
-        walls[sweep.name] = time.perf_counter() - start
+        walls[sweep.name] = round(time.perf_counter() - start, 1)
+        atomic_write_json(walls_file, walls)
     out = docs_root / study.name
     report = build_report(sweep_root, out)
     page = out / "README.md"
     commands = [(sweep, sweep_overrides(sweep, tasks)) for sweep in study.sweeps]
-    atomic_write_text(page, study_page(study, data, commands, report.runs, build_grid(report.runs), walls))
+    atomic_write_text(page, study_page(study, data, commands, report, walls))
     return page
 
 
@@ -194,11 +200,11 @@ def study_page(
     study: Study,
     data: list[str],
     commands: list[tuple[Sweep, list[str]]],
-    runs: list,
-    grid: Grid,
+    report: Report,
     walls: dict[str, float],
 ) -> str:
-    """The page's text: how it was made, on what, at what cost, the overall table, and the losses."""
+    """The page's text: how it was made, on what, at what cost, the report's tables, and the losses."""
+    runs, grid = report.runs, build_grid(report.runs)
     tasks = sorted({task for r in runs for task in r.results["per_task"]})
     domains: dict[str, int] = {}
     for task in tasks:
@@ -214,6 +220,8 @@ def study_page(
         f"- `{sweep.name}`: `era-run {'-m ' * _is_multirun(sweep)}{' '.join([*data, *overrides])}`"
         for sweep, overrides in commands
     ]
+    wall = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in walls.items()) or "not recorded"
+    tables = ["overall.md", *(["domain_generality.md"] if _has_domains(grid) else []), "significance.md"]
     lines = [
         f"# {study.title}",
         "",
@@ -225,8 +233,9 @@ def study_page(
         *sweeps,
         "",
         "and then `era-report` on the study's sweep folder. Every point uses the paper's stage settings "
-        "(conf/stage1/paper.yaml, conf/stage2/paper.yaml) and seed 42 (split, Stage-1 sampling, "
-        "training); nDCG@10 on the test split, except where a setting says otherwise.",
+        "(conf/stage1/paper.yaml, conf/stage2/paper.yaml) unless its variant says otherwise, and seed 42 "
+        "(split, Stage-1 sampling, training); nDCG@10 on the test split, except where a setting says "
+        "otherwise.",
         "",
         f"- Tasks: {len(tasks)} mair-lite tasks in {len(domains)} domains ("
         + ", ".join(f"{d} {n}" for d, n in sorted(domains.items()))
@@ -234,19 +243,23 @@ def study_page(
         + ", ".join(tasks)
         + ".",
         f"- Runs: {len(runs)} finished, {distinct} distinct computations.",
-        f"- Cost: {compute:.0f} s of run phases in all (results.json `profile`, embeddings read from the "
-        "cache that `era-encode` filled), on 2 CPU cores shared with other jobs; the last rebuild took "
-        + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in walls.items())
-        + " of wall time (points already finished are reused).",
+        f"- Cost: {compute:.0f} s of run phases in all (results.json `profile`; embeddings read from the "
+        "cache that `era-encode` filled first), on 2 CPU cores shared with other jobs; the sweeps' last "
+        f"run took {wall} of wall time (points already finished are reused).",
         "",
-        "The dashboard is [index.html](index.html); the tables are [overall.md](overall.md), "
-        "[per_domain.md](per_domain.md) and [significance.md](significance.md)"
-        + (", [domain_generality.md](domain_generality.md)" if _has_domains(grid) else "")
-        + "; the tidy per-task table is results.csv.",
+        "The dashboard is [index.html](index.html), with per-domain tables and plots; the tidy per-task "
+        "table is results.csv.",
+        "",
+        *(_demoted((report.out_dir / name).read_text(encoding="utf-8")) + "\n" for name in tables),
         "",
         *losses(grid),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _demoted(markdown: str) -> str:
+    """A report table's Markdown with its heading one level down, to sit under the page's title."""
+    return "\n".join("#" + line if line.startswith("## ") else line for line in markdown.splitlines())
 
 
 def _has_domains(grid: Grid) -> bool:
@@ -257,14 +270,16 @@ def losses(grid: Grid, metric: str = "ndcg@10") -> list[str]:
     """Where each trained method falls below its block's zero-shot, by task and by domain."""
     lines = ["## Where it loses", ""]
     any_block = False
+    listed: set[tuple] = set()  # ratio-free runs sit in every ratio block of their pair: list them once
     for block in grid.blocks:
         baseline = block.runs.get("zero_shot")
         if baseline is None:
             continue
         zero = baseline.results
         for method, record in block.runs.items():
-            if method == "zero_shot":
+            if method == "zero_shot" or (block.pair, block.context, method, record.train_ratio) in listed:
                 continue
+            listed.add((block.pair, block.context, method, record.train_ratio))
             any_block = True
             result = record.results
             tasks = [
@@ -277,7 +292,7 @@ def losses(grid: Grid, metric: str = "ndcg@10") -> list[str]:
                 for domain, values in sorted(result["per_domain"].items())
                 if domain in zero["per_domain"] and values[metric] < zero["per_domain"][domain][metric]
             ]
-            ratio = "" if block.ratio is None else f", train ratio {block.ratio:g}"
+            ratio = "" if record.train_ratio is None else f", train ratio {record.train_ratio:g}"
             overall = result["overall"][metric] - zero["overall"][metric]
             head = (
                 f"- {block.pair}, {method}{ratio} ({block.context.label()}): {100 * overall:+.1f} points "
@@ -313,13 +328,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", default="outputs/studies", help="where the sweeps' run folders go")
     parser.add_argument("--docs", default="docs/results/studies", help="where the pages go")
     parser.add_argument("--jobs", type=int, default=2, help="grid points run at once (one thread each)")
+    parser.add_argument(
+        "--pages-only", action="store_true", help="rebuild reports and pages from the runs already there"
+    )
     args = parser.parse_args(argv)
     unknown = [name for name in args.studies if name not in STUDIES]
     if unknown:
         parser.error(f"unknown studies {unknown}; choose from {list(STUDIES)}")
     for name in args.studies:
         tasks = args.tasks.split(",") if args.tasks else None
-        page = run_study(STUDIES[name], args.data_root, tasks, Path(args.out), Path(args.docs), args.jobs)
+        out, docs = Path(args.out), Path(args.docs)
+        page = run_study(STUDIES[name], args.data_root, tasks, out, docs, args.jobs, args.pages_only)
         print(f"{name}: {page}")
     return 0
 

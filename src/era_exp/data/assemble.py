@@ -1,50 +1,126 @@
 """Turn MAIR query and doc rows into validated Tasks; shared by the local-folder and hub loaders.
 
 Rows come with a location (``source`` + row number) so every error names the file and line it is about.
+Corpora come back as handles that read their documents again when asked after being let go (see
+:class:`~era_exp.data.schema.Residency`): the same rows, with the same drops, as the validating read.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from era_exp.data.errors import DataError
 from era_exp.data.registry import corpus_group
-from era_exp.data.schema import Corpus, Query, Task
+from era_exp.data.schema import Corpus, CorpusRows, Query, Residency, Task
 
 logger = logging.getLogger(__name__)
 
 MULTI_SPLIT_MODES = ("per_split", "merged")
 
 Rows = Iterable[tuple[int, Any]]
+# Raw ``id`` and ``doc`` values of the given 0-based rows (all rows for None), read column-wise.
+DocColumns = Callable[[Sequence[int] | None], tuple[list[Any], list[str]]]
+# Characters of document rows a load keeps in memory across corpora (data.resident_mib's default).
+DEFAULT_RESIDENT_MIB = 64.0
 
 
 @dataclass(frozen=True)
 class Part:
-    """One split of a task as rows; ``sub`` is None for a single-split task."""
+    """One split of a task as rows; ``sub`` is None for a single-split task.
+
+    ``doc_columns``, when the source can read its doc columns directly (an Arrow file), re-reads the
+    documents without validating them again; otherwise ``doc_rows`` are read and validated again.
+    """
 
     sub: str | None
     query_source: str
     query_rows: Callable[[], Rows]
     doc_source: str
     doc_rows: Callable[[], Rows]
+    doc_columns: DocColumns | None = None
+
+
+@dataclass(frozen=True)
+class DocRead:
+    """What validating one part's documents kept: ids, texts and the 1-based row numbers they came from."""
+
+    ids: list[str]
+    texts: list[str]
+    numbers: list[int]
+
+
+@dataclass(frozen=True)
+class _Segment:
+    """How to read one part's documents again, exactly as the validating read kept them."""
+
+    source: str
+    prefix: str
+    doc_rows: Callable[[], Rows]
+    doc_columns: DocColumns | None
+    kept: np.ndarray | None  # 0-based rows kept, None when every row was
+
+    @classmethod
+    def of(cls, part: Part, prefix: str, read: DocRead) -> _Segment:
+        every = read.numbers == list(range(1, len(read.numbers) + 1))
+        kept = None if every or part.doc_columns is None else np.asarray(read.numbers, dtype=np.int64) - 1
+        rows = part.doc_rows if part.doc_columns is None else _no_rows
+        return cls(part.doc_source, prefix, rows, part.doc_columns, kept)
+
+    def read(self) -> tuple[list[str], list[str]]:
+        if self.doc_columns is None:
+            again = read_docs(self.source, self.doc_rows(), self.prefix, Leniency(strict=False))
+            return again.ids, again.texts
+        raw_ids, texts = self.doc_columns(self.kept)
+        return [self.prefix + (v if isinstance(v, str) else str(v)) for v in raw_ids], texts
+
+
+def _no_rows() -> Rows:
+    return iter(())
+
+
+def _reader(segments: Sequence[_Segment]) -> Callable[[], CorpusRows]:
+    def read() -> CorpusRows:
+        ids: list[str] = []
+        texts: list[str] = []
+        for segment in segments:
+            more_ids, more_texts = segment.read()
+            ids += more_ids
+            texts += more_texts
+        return CorpusRows.of(ids, texts)
+
+    return read
 
 
 class CorpusPool:
-    """Corpora of one load call: the same group and content give back the same Corpus object."""
+    """Corpora of one load call: the same group and content give back the same Corpus object.
 
-    def __init__(self) -> None:
+    Their rows share one :class:`Residency` of ``resident_mib`` MiB (counted in characters).
+    """
+
+    def __init__(self, resident_mib: float = DEFAULT_RESIDENT_MIB) -> None:
         self._by_key: dict[str, Corpus] = {}
+        self.residency = Residency(int(float(resident_mib) * 2**20))
 
-    def get(self, group: str, ids: Sequence[str], texts: Sequence[str]) -> Corpus:
-        """The pooled Corpus keyed ``<group>-<fingerprint>`` holding ``ids`` and ``texts``."""
-        draft = Corpus(key="", ids=tuple(ids), texts=tuple(texts))
-        key = f"{group}-{draft.fingerprint()}"
-        if key not in self._by_key:
-            self._by_key[key] = dataclasses.replace(draft, key=key)
+    def get(self, group: str, parts: Sequence[tuple[Part, str, DocRead]]) -> Corpus:
+        """The pooled Corpus keyed ``<group>-<fingerprint>`` of the documents read from ``parts``.
+
+        Each entry is a part, the prefix its ids were given and what validating its documents kept.
+        """
+        rows = CorpusRows.of(
+            [i for _, _, read in parts for i in read.ids], [t for _, _, read in parts for t in read.texts]
+        )
+        fingerprint = rows.fingerprint()
+        key = f"{group}-{fingerprint}"
+        if key in self._by_key:
+            self.residency.admit(key, rows)
+        else:
+            reader = _reader([_Segment.of(part, prefix, read) for part, prefix, read in parts])
+            self._by_key[key] = Corpus.reopenable(key, rows, fingerprint, reader, self.residency)
         return self._by_key[key]
 
 
@@ -120,13 +196,12 @@ def _object(row: Any, where: str) -> dict:
     return row
 
 
-def read_docs(
-    source: str, rows: Rows, prefix: str = "", leniency: Leniency | None = None
-) -> tuple[list[str], list[str]]:
+def read_docs(source: str, rows: Rows, prefix: str = "", leniency: Leniency | None = None) -> DocRead:
     """Doc ids and texts of ``{"id", "doc"}`` rows; ids unique, texts non-empty (see :class:`Leniency`)."""
     leniency = leniency or Leniency(strict=True)
     ids: list[str] = []
     texts: list[str] = []
+    numbers: list[int] = []
     first_row: dict[str, int] = {}
     for row_number, raw in rows:
         where = f"{source}:{row_number}"
@@ -145,9 +220,10 @@ def read_docs(
         first_row[doc_id] = row_number
         ids.append(doc_id)
         texts.append(text)
+        numbers.append(row_number)
     if not ids:
         raise DataError(f"{source}: no documents")
-    return ids, texts
+    return DocRead(ids, texts, numbers)
 
 
 def _labels(row: dict, where: str, prefix: str, leniency: Leniency) -> dict[str, int]:
@@ -282,23 +358,23 @@ def assemble_tasks(
         for part in parts:
             name = task if single else f"{task}/{part.sub}"
             leniency = Leniency(strict)
-            ids, texts = read_docs(part.doc_source, part.doc_rows(), leniency=leniency)
-            corpus = pool.get(group, ids, texts)
+            read = read_docs(part.doc_source, part.doc_rows(), leniency=leniency)
+            corpus = pool.get(group, [(part, "", read)])
+            del read  # the corpus holds the rows now, while its residency keeps them
             queries = read_queries(part.query_source, part.query_rows(), corpus, part.doc_source, leniency)
             report.record(name, leniency)
             tasks.append(_task(name, task, domain, queries, corpus, part.query_source))
         return tasks
-    all_ids: list[str] = []
-    all_texts: list[str] = []
+    reads: list[tuple[Part, str, DocRead]] = []
     merged: list[Query] = []
     leniency = Leniency(strict)
     for part in parts:
         prefix = f"{part.sub}/"
-        ids, texts = read_docs(part.doc_source, part.doc_rows(), prefix, leniency)
+        read = read_docs(part.doc_source, part.doc_rows(), prefix, leniency)
         rows = part.query_rows()
-        merged += read_queries(part.query_source, rows, set(ids), part.doc_source, leniency, prefix)
-        all_ids += ids
-        all_texts += texts
+        merged += read_queries(part.query_source, rows, set(read.ids), part.doc_source, leniency, prefix)
+        reads.append((part, prefix, read))
     report.record(task, leniency)
-    corpus = pool.get(group, all_ids, all_texts)
+    corpus = pool.get(group, reads)
+    del reads
     return [_task(task, task, domain, merged, corpus, parts[0].query_source)]

@@ -15,13 +15,21 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from era_exp.data.assemble import CorpusPool, LoadReport, Part, Rows, assemble_tasks, check_multi_split
+from era_exp.data.assemble import (
+    CorpusPool,
+    DocColumns,
+    LoadReport,
+    Part,
+    Rows,
+    assemble_tasks,
+    check_multi_split,
+)
 from era_exp.data.errors import DataError
 from era_exp.data.registry import MAIR_TASKS, check_domains, check_task_names, domain_of
 from era_exp.data.schema import Task
@@ -157,6 +165,35 @@ def _rows(dataset: Any, batch_size: int = 10_000) -> Rows:
             yield number, dict(zip(columns, values, strict=True))
 
 
+def _arrow_files(dataset: Any) -> list[str]:
+    """The Arrow files a freshly loaded ``datasets.Dataset`` reads, in order (empty when in memory)."""
+    if getattr(dataset, "_indices", None) is not None:
+        return []
+    return [entry["filename"] for entry in dataset.cache_files]
+
+
+def _doc_columns(files: Sequence[str]) -> DocColumns:
+    """Read the ``id`` and ``doc`` columns of a split's Arrow files again, memory-mapped and let go.
+
+    No ``datasets.Dataset`` is kept alive between reads: pages of a memory map count as resident
+    memory once touched, so every corpus read once would stay in a run's footprint.
+    """
+
+    def read(rows: Sequence[int] | None) -> tuple[list[Any], list[str]]:
+        import pyarrow as pa
+
+        tables = []
+        for name in files:
+            with pa.memory_map(name) as source:
+                tables.append(pa.ipc.open_stream(source).read_all().select(["id", "doc"]))
+        table = pa.concat_tables(tables)
+        if rows is not None:
+            table = table.take(pa.array(rows, type=pa.int64()))
+        return table.column("id").to_pylist(), table.column("doc").to_pylist()
+
+    return read
+
+
 def _parts(task: str, queries: Loaded, docs: Loaded) -> list[Part]:
     """Pair query and doc splits the way MAIR's evaluator does; sub-splits in sorted name order."""
     source_q, source_d = f"{queries.location}[{task}]", f"{docs.location}[{task}]"
@@ -174,6 +211,7 @@ def _parts(task: str, queries: Loaded, docs: Loaded) -> list[Part]:
             raise DataError(
                 f"{source_d}: no split {d_split!r} for query split {q_split!r} (has {sorted(docs.splits)})"
             )
+        files = _arrow_files(docs.splits[d_split])
         parts.append(
             Part(
                 sub=sub,
@@ -181,6 +219,7 @@ def _parts(task: str, queries: Loaded, docs: Loaded) -> list[Part]:
                 query_rows=lambda ds=queries.splits[q_split]: _rows(ds),
                 doc_source=f"{source_d}/{d_split}",
                 doc_rows=lambda ds=docs.splits[d_split]: _rows(ds),
+                doc_columns=_doc_columns(files) if files else None,
             )
         )
     return parts
@@ -218,16 +257,19 @@ def load_hub_tasks(
     docs_revision: str | None = None,
     report: LoadReport | None = None,
     revisions: dict[str, dict[str, str | None]] | None = None,
+    pool: CorpusPool | None = None,
 ) -> list[Task]:
     """Validated MAIR tasks, chosen by ``names`` and/or ``domains`` (all 126 by default).
 
     Names and domains are checked before ``datasets`` is touched, so a typo fails within seconds.
     Validation and multi-split handling are those of the local loader. ``revisions`` receives, per
-    task, the revision of each repo that was read (``{"queries": ..., "docs": ...}``).
+    task, the revision of each repo that was read (``{"queries": ..., "docs": ...}``). Each task's
+    datasets are let go once it is read; its corpora read their Arrow files again when asked after
+    their rows were let go (within the budget of ``pool``, a :class:`~era_exp.data.assemble.CorpusPool`).
     """
     check_multi_split(multi_split)
     chosen = select_hub_tasks(names, domains)
-    pool = CorpusPool()
+    pool = pool if pool is not None else CorpusPool()
     tasks: list[Task] = []
     for task in chosen:
         loaded_q = load_repo(queries, task, queries_revision, cache_dir)
@@ -236,6 +278,7 @@ def load_hub_tasks(
             revisions[task] = {"queries": loaded_q.revision, "docs": loaded_d.revision}
         parts = _parts(task, loaded_q, loaded_d)
         tasks += assemble_tasks(task, domain_of(task), parts, strict, multi_split, pool, report)
+        del loaded_q, loaded_d, parts
     return tasks
 
 

@@ -12,7 +12,13 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from era_exp.data.assemble import CorpusPool, LoadReport, Part, assemble_tasks, check_multi_split
+from era_exp.data.assemble import (
+    CorpusPool,
+    LoadReport,
+    Part,
+    assemble_tasks,
+    check_multi_split,
+)
 from era_exp.data.errors import DataError, UnknownTaskError
 from era_exp.data.registry import DOMAINS, MAIR_TASKS, check_domains, suggest
 from era_exp.data.schema import Task
@@ -170,19 +176,21 @@ def load_local_tasks(
     strict: bool = True,
     multi_split: str = "per_split",
     report: LoadReport | None = None,
+    pool: CorpusPool | None = None,
 ) -> list[Task]:
     """Validated tasks from ``root``, chosen by ``names`` and/or ``domains`` (all task folders by default).
 
     ``strict=False`` drops or merges bad rows (duplicates, empty texts, null instructions, negative or
     dangling labels) with a count per kind, logged and kept in ``report``, instead of failing.
     Multi-split tasks give one Task per sub-split (``per_split``, MAIR's evaluator) or one Task with
-    ``sub/``-prefixed ids (``merged``). Identical corpora of one group are one object.
+    ``sub/``-prefixed ids (``merged``). Identical corpora of one group are one object; its rows are
+    kept in memory within the budget of ``pool`` and read from the file again when asked after that.
     """
     check_multi_split(multi_split)
     root = Path(root)
     selected = select_local_tasks(root, names, domains)
     folders = _task_folders(root)
-    pool = CorpusPool()
+    pool = pool if pool is not None else CorpusPool()
     tasks: list[Task] = []
     for name, domain in selected:
         parts = _parts(root / name, folders[name])

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 
-from era_exp.data.assemble import LoadReport
+from era_exp.data.assemble import DEFAULT_RESIDENT_MIB, CorpusPool, LoadReport
 from era_exp.data.builtin import stdlib_codesearch_task
 from era_exp.data.errors import DataError
 from era_exp.data.fingerprint import (
@@ -43,8 +43,8 @@ def _names(value: str | Iterable[str] | None) -> tuple[str, ...] | None:
     return tuple(str(v) for v in value)
 
 
-def _lenient(report: LoadReport) -> dict:
-    return {"lenient": report.lenient, "lenient_totals": report.totals()}
+def _load_report(report: LoadReport, pool: CorpusPool) -> dict:
+    return {"lenient": report.lenient, "lenient_totals": report.totals(), "resident": pool.residency.stats()}
 
 
 class LocalSource:
@@ -57,13 +57,16 @@ class LocalSource:
         domains: str | Iterable[str] | None = None,
         strict: bool = True,
         multi_split: str = "per_split",
+        resident_mib: float = DEFAULT_RESIDENT_MIB,
     ) -> None:
         self.root = Path(root)
         self.tasks = _names(tasks)
         self.domains = _names(domains)
         self.strict = bool(strict)
         self.multi_split = multi_split
+        self.resident_mib = float(resident_mib)
         self._report = LoadReport()
+        self._pool = CorpusPool(self.resident_mib)
 
     def _check_root(self) -> None:
         if not self.root.is_dir():
@@ -72,9 +75,15 @@ class LocalSource:
     def load(self) -> list[Task]:
         """The selected, validated tasks."""
         self._check_root()
-        self._report = LoadReport()
+        self._report, self._pool = LoadReport(), CorpusPool(self.resident_mib)
         return load_local_tasks(
-            self.root, self.tasks, self.domains, self.strict, self.multi_split, report=self._report
+            self.root,
+            self.tasks,
+            self.domains,
+            self.strict,
+            self.multi_split,
+            report=self._report,
+            pool=self._pool,
         )
 
     def fingerprint(self, digest_cache: str | Path | None = None) -> str:
@@ -92,8 +101,8 @@ class LocalSource:
         return combine(parts)
 
     def provenance(self) -> dict:
-        """What the last load dropped or merged under ``strict=False``."""
-        return _lenient(self._report)
+        """What the last load dropped or merged under ``strict=False``, and how its corpora were held."""
+        return _load_report(self._report, self._pool)
 
     def __repr__(self) -> str:
         return f"LocalSource(root={str(self.root)!r}, tasks={self.tasks}, domains={self.domains})"
@@ -113,6 +122,7 @@ class HubSource:
         docs: str = DOCS_REPO,
         queries_revision: str | None = None,
         docs_revision: str | None = None,
+        resident_mib: float = DEFAULT_RESIDENT_MIB,
     ) -> None:
         self.tasks = _names(tasks)
         self.domains = _names(domains)
@@ -123,12 +133,14 @@ class HubSource:
         self.docs = str(docs)
         self.queries_revision = None if queries_revision is None else str(queries_revision)
         self.docs_revision = None if docs_revision is None else str(docs_revision)
+        self.resident_mib = float(resident_mib)
         self._report = LoadReport()
+        self._pool = CorpusPool(self.resident_mib)
         self._revisions: dict[str, dict[str, str | None]] = {}
 
     def load(self) -> list[Task]:
         """The selected, validated tasks, from the hub (or the datasets cache) or a mirror."""
-        self._report, self._revisions = LoadReport(), {}
+        self._report, self._revisions, self._pool = LoadReport(), {}, CorpusPool(self.resident_mib)
         return load_hub_tasks(
             self.tasks,
             self.domains,
@@ -141,6 +153,7 @@ class HubSource:
             docs_revision=self.docs_revision,
             report=self._report,
             revisions=self._revisions,
+            pool=self._pool,
         )
 
     def _repo_parts(self, location: str, revision: str | None, task: str, digests: FileDigests) -> list[str]:
@@ -161,7 +174,8 @@ class HubSource:
         return combine(parts)
 
     def provenance(self) -> dict:
-        """The revision of each repo the last load read, and what ``strict=False`` dropped or merged."""
+        """The revision of each repo the last load read, what ``strict=False`` dropped or merged, and how
+        its corpora were held in memory."""
         revisions = {}
         for side, location, requested in (
             ("queries", self.queries, self.queries_revision),
@@ -174,7 +188,7 @@ class HubSource:
                 "requested": requested,
                 "resolved": next(iter(distinct)) if len(distinct) == 1 else read,
             }
-        return {"revisions": revisions, **_lenient(self._report)}
+        return {"revisions": revisions, **_load_report(self._report, self._pool)}
 
     def __repr__(self) -> str:
         return f"HubSource(queries={self.queries!r}, docs={self.docs!r}, tasks={self.tasks})"

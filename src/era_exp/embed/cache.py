@@ -26,6 +26,7 @@ import hashlib
 import io
 import json
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -145,13 +146,56 @@ def _sha256(path: Path) -> str:
 
 @dataclass
 class _Shard:
+    """A committed shard: its keys in memory, its vectors on disk.
+
+    The vectors are memory-mapped only while rows are read (:meth:`_Store.gather`): a map kept open
+    would keep every page once read in the process's resident memory, so a run would grow with all
+    the vectors it ever read rather than hold one corpus's at a time.
+    """
+
     name: str
-    vectors: np.ndarray  # memory-mapped (rows, dim) in the storage dtype
+    path: Path  # (rows, dim) in the storage dtype
     keys: np.ndarray  # (rows,) S20
 
 
+@dataclass(frozen=True)
+class _Run:
+    """Keys of some shards, sorted stably (a repeated key: the earlier shard first), and where each lies."""
+
+    keys: np.ndarray
+    owners: np.ndarray  # shard number of each key
+    rows: np.ndarray  # row in that shard
+
+    @classmethod
+    def of(cls, shards: Sequence[_Shard], first: int) -> _Run:
+        """The run of ``shards``, numbered from ``first``."""
+        keys = np.concatenate([s.keys for s in shards])
+        owners = np.repeat(np.arange(first, first + len(shards)), [len(s.keys) for s in shards])
+        rows = np.concatenate([np.arange(len(s.keys)) for s in shards])
+        order = np.argsort(keys, kind="stable")
+        return cls(keys[order], owners[order], rows[order])
+
+    def merge(self, newer: _Run) -> _Run:
+        """One sorted run of both, ``newer``'s keys after equal keys of this one (linear, no re-sort)."""
+        size = len(self.keys) + len(newer.keys)
+        at = np.searchsorted(self.keys, newer.keys, side="right") + np.arange(len(newer.keys))
+        is_newer = np.zeros(size, dtype=bool)
+        is_newer[at] = True
+        merged = []
+        for old, new in ((self.keys, newer.keys), (self.owners, newer.owners), (self.rows, newer.rows)):
+            out = np.empty(size, dtype=old.dtype)
+            out[is_newer], out[~is_newer] = new, old
+            merged.append(out)
+        return _Run(*merged)
+
+
 class _Store:
-    """The shards of one identity, a sorted key index over them, and the claims on its misses."""
+    """The shards of one identity, a sorted key index over them, and the claims on its misses.
+
+    The index is a few sorted runs of geometrically shrinking size (a log-structured merge): new
+    shards form a run of their own, merged linearly into the one before while that is at most
+    twice its size, so an encode that commits thousands of chunks never re-sorts every key.
+    """
 
     def __init__(self, folder: Path, dim: int, dtype: str, verify: str, board: ClaimBoard) -> None:
         self.folder = folder
@@ -162,7 +206,8 @@ class _Store:
         self.shards: list[_Shard] = []
         self.seen: set[str] = set()  # shard names loaded or rejected in this process
         self.rejected: set[str] = set()
-        self._index: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._runs: list[_Run] = []
+        self._indexed = 0  # shards[:_indexed] are in the runs
 
     def _files(self, name: str) -> tuple[Path, Path, Path]:
         base = self.folder / name
@@ -185,7 +230,7 @@ class _Store:
                     raise ValueError(f"{path.name} has {size} bytes, its record says {entry['bytes']}")
                 if self.verify == "hash" and _sha256(path) != entry["sha256"]:
                     raise ValueError(f"{path.name} does not match its sha256")
-            vectors = np.load(vectors_path, mmap_mode="r", allow_pickle=False)
+            vectors = np.load(vectors_path, mmap_mode="r", allow_pickle=False)  # its header, for the check
             keys = np.load(keys_path, allow_pickle=False)
         except (OSError, KeyError, TypeError, json.JSONDecodeError) as err:
             raise ValueError(f"unreadable shard record or file: {err}") from err
@@ -196,7 +241,7 @@ class _Store:
             )
         if keys.shape != (rows,) or keys.dtype != KEY_DTYPE:
             raise ValueError(f"keys {keys.shape} {keys.dtype}, expected ({rows},) {KEY_DTYPE}")
-        return _Shard(name, vectors, keys)
+        return _Shard(name, vectors_path, keys)
 
     @property
     def disk(self) -> np.dtype:
@@ -213,9 +258,11 @@ class _Store:
         With ``live`` (the claims still held, read under the claim lock) also delete bad shards and
         leftovers of writers that died: files of an uncommitted shard no live claim is writing.
         """
-        if not self.folder.is_dir():
+        try:
+            listing = os.listdir(self.folder)  # one listing per look: the folder holds thousands of files
+        except FileNotFoundError:
             return []
-        records = {p.name.removesuffix(".json") for p in self.folder.glob("shard-*.json")}
+        records = {n.removesuffix(".json") for n in listing if n.startswith("shard-") and n.endswith(".json")}
         new = []
         for name in sorted(records - self.seen):
             try:
@@ -229,20 +276,17 @@ class _Store:
                 )
                 self.rejected.add(name)
             self.seen.add(name)
-        if new:
-            self.shards += new
-            self._index = None
+        self.shards += new
         if live is not None:
-            self._clean(records, {claim.shard_name for claim in live})
+            self._clean(listing, records, {claim.shard_name for claim in live})
         return new
 
-    def _clean(self, records: set[str], writing: set[str]) -> None:
+    def _clean(self, listing: Sequence[str], records: set[str], writing: set[str]) -> None:
         for name in sorted(self.rejected):
             self._remove(name)
         self.rejected.clear()
         self.seen &= {s.name for s in self.shards}
-        for path in self.folder.iterdir():
-            name = path.name
+        for name in listing:
             if name.startswith(".shard-") and name.endswith(".tmp"):
                 stem = name[1:].split(".")[0]  # a temporary file of an atomic write
             elif name.startswith("shard-"):
@@ -252,24 +296,34 @@ class _Store:
             else:
                 continue
             if stem not in writing:
-                path.unlink(missing_ok=True)
+                (self.folder / name).unlink(missing_ok=True)
+
+    def _index(self) -> list[_Run]:
+        """The runs, brought up to date with the shards loaded or committed since the last lookup."""
+        if self._indexed < len(self.shards):
+            self._runs.append(_Run.of(self.shards[self._indexed :], self._indexed))
+            self._indexed = len(self.shards)
+            while len(self._runs) > 1 and len(self._runs[-2].keys) <= 2 * len(self._runs[-1].keys):
+                newer = self._runs.pop()
+                self._runs[-1] = self._runs[-1].merge(newer)
+        return self._runs
 
     def lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """For each key, the shard number and row holding it (shard -1 when absent)."""
-        if self._index is None:
-            all_keys = np.concatenate([s.keys for s in self.shards] or [np.empty(0, KEY_DTYPE)])
-            owners = np.repeat(np.arange(len(self.shards)), [len(s.keys) for s in self.shards])
-            rows = np.concatenate([np.arange(len(s.keys)) for s in self.shards] or [np.empty(0, np.int64)])
-            order = np.argsort(all_keys, kind="stable")
-            self._index = (all_keys[order], owners[order], rows[order])
-        sorted_keys, owners, rows = self._index
+        """For each key, the shard number and row holding it (shard -1 when absent).
+
+        A key in several shards resolves to the earliest shard, as runs hold older shards first.
+        """
         shard = np.full(len(keys), -1, dtype=np.int64)
         row = np.zeros(len(keys), dtype=np.int64)
-        if len(sorted_keys) and len(keys):
-            pos = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
-            found = sorted_keys[pos] == keys
-            shard[found] = owners[pos[found]]
-            row[found] = rows[pos[found]]
+        for run in self._index():
+            todo = np.flatnonzero(shard < 0)
+            if not len(todo) or not len(run.keys):
+                continue
+            wanted = keys[todo]
+            pos = np.minimum(np.searchsorted(run.keys, wanted), len(run.keys) - 1)
+            found = run.keys[pos] == wanted
+            shard[todo[found]] = run.owners[pos[found]]
+            row[todo[found]] = run.rows[pos[found]]
         return shard, row
 
     def gather(self, shard: np.ndarray, rows: np.ndarray, out: np.ndarray) -> None:
@@ -277,7 +331,15 @@ class _Store:
         for number in np.unique(shard[shard >= 0]):
             where = np.flatnonzero(shard == number)
             where = where[np.argsort(rows[where])]  # ascending reads from the memory map
-            out[where] = from_storage(self.shards[number].vectors[rows[where]], self.dtype)
+            path = self.shards[number].path
+            try:
+                vectors = np.load(path, mmap_mode="r", allow_pickle=False)
+            except OSError as err:
+                raise ValueError(
+                    f"embedding cache shard {path} vanished while in use ({err}); rerun"
+                ) from err
+            out[where] = from_storage(vectors[rows[where]], self.dtype)
+            del vectors  # unmapped: its pages leave this process's resident memory
 
     def commit(self, name: str, keys: np.ndarray, vectors: np.ndarray) -> None:
         """Write shard ``name``: data files first, then the record that makes it visible."""
@@ -286,13 +348,14 @@ class _Store:
         stored = to_storage(vectors, self.dtype)
         for part, path, array in (("vectors", vectors_path, stored), ("keys", keys_path, keys)):
             data = _npy_bytes(array)
-            atomic_write(path, lambda tmp, data=data: tmp.write_bytes(data), "embedding cache shard")
+            # The shard's name is its claim's uuid: no earlier writer of it can have left a temporary file.
+            write = lambda tmp, data=data: tmp.write_bytes(data)  # noqa: E731
+            atomic_write(path, write, "embedding cache shard", fresh_name=True)
             record[part] = {"file": path.name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-        atomic_write_json(record_path, record, "embedding cache shard record")
+        atomic_write_json(record_path, record, "embedding cache shard record", fresh_name=True)
         faults.hit("encode.commit")
-        self.shards.append(_Shard(name, np.load(vectors_path, mmap_mode="r"), keys))
+        self.shards.append(_Shard(name, vectors_path, keys))
         self.seen.add(name)
-        self._index = None
 
 
 class EmbeddingCache:
@@ -367,6 +430,12 @@ class EmbeddingCache:
         self.stats.add(embedder.identity, encoded, hits)
         log.info("encoded %d new texts with %s, %d from cache", encoded, embedder.name, hits)
         return store
+
+    def missing(self, embedder: Embedder, texts: Sequence[str]) -> int:
+        """How many distinct texts (already formatted) are not on disk yet; nothing is encoded."""
+        store = self._store(embedder)
+        store.refresh()
+        return int((store.lookup(np.unique(text_keys(texts)))[0] < 0).sum())
 
     def read(self, embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
         """float32 vectors of texts already on disk, in input order; only their rows are read."""

@@ -94,7 +94,8 @@ class ClaimBoard:
             return []
         claims = []
         now = time.time()
-        for path in sorted(self.folder.glob("claim-*.json")):
+        names = sorted(n for n in os.listdir(self.folder) if n.startswith("claim-") and n.endswith(".json"))
+        for path in (self.folder / name for name in names):
             try:
                 age = now - path.stat().st_mtime
                 record = json.loads(path.read_text(encoding="utf-8"))
@@ -125,7 +126,7 @@ class ClaimBoard:
         name = f"claim-{uuid.uuid4().hex}"
         path = self.folder / f"{name}.json"
         record = {"pid": os.getpid(), "host": HOST, "created": time.time(), "keys": [k.hex() for k in keys]}
-        atomic_write_json(path, record)
+        atomic_write_json(path, record, fresh_name=True)  # a uuid: no earlier writer of it
         return Claim(name, keys, os.getpid(), HOST, path)
 
     @staticmethod

@@ -57,6 +57,7 @@ _BLOCK = 1 << 16
 _EDGE = 1 << 20
 _AHEAD = 4  # padded batches the tokenising thread keeps ready
 _WINDOW_BATCHES = 16  # on CUDA, texts tokenised and length-sorted together, in batches' worth
+_PREFIX_CHARS_PER_TOKEN = 8  # a text longer than this per token of max_length is tokenised from a prefix
 
 
 def usable_cpus() -> int:
@@ -138,6 +139,34 @@ def resolve_cache_dtype(cache_dtype: str, device: torch.device) -> str:
     if cache_dtype not in STORAGE_DTYPES:
         raise ValueError(f"unknown cache_dtype {cache_dtype!r}; known: auto, {', '.join(STORAGE_DTYPES)}")
     return cache_dtype
+
+
+def exact_prefix_chars(tokenizer: PreTrainedTokenizerBase, max_length: int) -> int | None:
+    """How much of a long text to tokenise, or None when only the whole text gives exact tokens.
+
+    A tokenizer that truncates on the right, normalises character by character (``BertNormalizer``),
+    splits words at every space (``BertPreTokenizer``: no word spans a space) and knows no added token
+    holding a space, gives a text cut just before a space exactly the first tokens of the whole text.
+    So when the cut still fills ``max_length`` tokens, the truncated ids are those of the whole text,
+    without tokenising the kilobytes after it (most of the work on long documents with short models).
+    """
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None or getattr(tokenizer, "truncation_side", "right") != "right":
+        return None
+    normalizer = backend.normalizer
+    if type(backend.pre_tokenizer).__name__ != "BertPreTokenizer":
+        return None
+    if normalizer is not None and type(normalizer).__name__ != "BertNormalizer":
+        return None
+    if any(any(c.isspace() for c in token) for token in tokenizer.get_added_vocab()):
+        return None
+    return _PREFIX_CHARS_PER_TOKEN * max_length
+
+
+def _space_prefix(text: str, chars: int) -> str:
+    """``text`` cut just before its last space within ``chars`` characters (whole when it has none)."""
+    cut = text.rfind(" ", 0, chars + 1)
+    return text[:cut] if cut > 0 else text
 
 
 def background(items: Iterable, ahead: int = _AHEAD) -> Iterator:
@@ -358,6 +387,7 @@ class HFEmbedder:
         self.tokenizer = tokenizer
         limit = getattr(tokenizer, "model_max_length", None) or max_length
         self.max_length = min(max_length, int(limit))
+        self._prefix_chars = exact_prefix_chars(tokenizer, self.max_length)
         self.dim = int(config.hidden_size)
         self.max_batch_tokens = max_batch_tokens or default_batch_tokens(batch_size, self.device, self.dim)
         pad_id = tokenizer.pad_token_id
@@ -410,16 +440,34 @@ class HFEmbedder:
         """Document texts as embedded: unchanged, documents never carry an instruction."""
         return list(texts)
 
-    def token_lengths(self, texts: Sequence[str]) -> tuple[list[list[int]], np.ndarray]:
-        """Token ids of each text truncated at ``max_length`` real tokens, and their lengths."""
-        ids = self.tokenizer(
-            list(texts),
+    def _tokenize(self, texts: list[str]) -> list[list[int]]:
+        return self.tokenizer(
+            texts,
             truncation=True,
             max_length=self.max_length,
             padding=False,
             return_attention_mask=False,
             return_token_type_ids=False,
         )["input_ids"]
+
+    def token_lengths(self, texts: Sequence[str]) -> tuple[list[list[int]], np.ndarray]:
+        """Token ids of each text truncated at ``max_length`` real tokens, and their lengths.
+
+        Where the tokenizer allows it (:func:`exact_prefix_chars`), a long text is tokenised from a
+        prefix ending at a space; one whose prefix falls short of ``max_length`` tokens is tokenised
+        whole, so the ids are always exactly those of the whole text.
+        """
+        texts = list(texts)
+        chars = self._prefix_chars
+        long = [] if chars is None else [i for i, text in enumerate(texts) if len(text) > chars]
+        inputs = list(texts)
+        for i in long:
+            inputs[i] = _space_prefix(texts[i], chars)  # type: ignore[arg-type]
+        ids = self._tokenize(inputs)
+        short = [i for i in long if len(ids[i]) < self.max_length and inputs[i] is not texts[i]]
+        if short:
+            for i, whole in zip(short, self._tokenize([texts[i] for i in short]), strict=True):
+                ids[i] = whole
         return ids, np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
 
     def _batches(self, lengths: np.ndarray) -> Iterator[np.ndarray]:

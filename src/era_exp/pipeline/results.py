@@ -35,6 +35,8 @@ _NOT_IDENTITY = {"paths", "logger", "hydra", "skip_completed", "sweep"}
 # Data keys that say where the data lies or which version to fetch; the data fingerprint stands for
 # what is actually read, so a moved folder keeps the key and changed data changes it.
 _DATA_LOCATION = {"root", "queries", "docs", "queries_revision", "docs_revision", "cache_dir"}
+# Data keys that say how much of the data is held in memory at once, which changes no number.
+_DATA_MEMORY = {"resident_mib"}
 # Keys added after runs were recorded, left out of the identity while they hold the value every
 # earlier run had, so those runs keep their keys (and complete results are still reused).
 _ADDED_WITH_DEFAULT = {("adapter", "inputs"): "query", ("stage2", "monitor"): "val_loss"}
@@ -51,7 +53,7 @@ def run_key(cfg: DictConfig) -> str:
     """Hash of everything that determines a run's numbers (not its output folder, logger or data paths)."""
     container = OmegaConf.to_container(cfg, resolve=False)
     identity = {k: v for k, v in container.items() if k not in _NOT_IDENTITY}
-    identity["data"] = {k: v for k, v in identity["data"].items() if k not in _DATA_LOCATION}
+    identity["data"] = {k: v for k, v in identity["data"].items() if k not in _DATA_LOCATION | _DATA_MEMORY}
     identity["data_fingerprint"] = data_fingerprint(cfg)
     # Which computed metric a search optimises changes no number.
     identity["eval"] = {k: v for k, v in identity["eval"].items() if k != "optimized_metric"}

@@ -11,7 +11,6 @@ import logging
 from collections.abc import Callable, Sequence
 
 import numpy as np
-import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
@@ -26,6 +25,7 @@ from era_exp.stages.adaptation import train_adaptation
 from era_exp.stages.alignment import train_alignment
 from era_exp.stages.monitor import RetrievalMonitor
 from era_exp.stages.pairs import PairSet, build_pairs, concat_pairs
+from era_exp.stages.trainer import seed_all
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ def train_stages(
     stages = MethodStages.of(cfg.method)
     if not stages.trains:
         return None, {}
-    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    seed_all(cfg.seed)
     adapter = build_adapter_for(cfg, emb.query_model.dim, emb.doc_model.dim)
     report: dict = {"train_tasks": [plan.task.name for plan in training_plans(plans)]}
     if stages.alignment:

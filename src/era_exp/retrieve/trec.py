@@ -13,13 +13,14 @@ from pathlib import Path
 from era_exp.io import atomic_write_text
 
 _ESCAPES = {"%": "%25", " ": "%20", "\t": "%09", "\n": "%0A", "\r": "%0D"}
+_ESCAPE_TABLE = str.maketrans(_ESCAPES)
 _UNESCAPES = {escape: char for char, escape in _ESCAPES.items()}
 _ESCAPED = re.compile("|".join(_UNESCAPES))
 
 
 def encode_id(identifier: str) -> str:
     """Make an id safe for a whitespace-separated file."""
-    return "".join(_ESCAPES.get(char, char) for char in identifier)
+    return identifier.translate(_ESCAPE_TABLE)
 
 
 def decode_id(token: str) -> str:
@@ -30,11 +31,15 @@ def decode_id(token: str) -> str:
 def write_run(path: str | Path, run: Mapping[str, Mapping[str, float]], tag: str = "era-exp") -> Path:
     """Write ``{qid: {doc_id: score}}`` as ``qid Q0 doc rank score tag`` lines, best first."""
     lines = []
+    docs: dict[str, str] = {}  # encoded ids: the same documents recur in query after query
     for qid in sorted(run):
         ranked = sorted(run[qid].items(), key=lambda item: (-item[1], item[0]))
+        query = encode_id(qid)
+        for doc, _ in ranked:
+            if doc not in docs:
+                docs[doc] = encode_id(doc)
         lines.extend(
-            f"{encode_id(qid)} Q0 {encode_id(doc)} {rank} {score:.6f} {tag}"
-            for rank, (doc, score) in enumerate(ranked, 1)
+            f"{query} Q0 {docs[doc]} {rank} {score:.6f} {tag}" for rank, (doc, score) in enumerate(ranked, 1)
         )
     return atomic_write_text(path, "\n".join(lines) + "\n", "TREC run file")
 

@@ -1,18 +1,14 @@
-"""Training stages on tensors: Stage 1 alignment, Stage 2 adaptation, losses, negative mining, teachers."""
+"""Training stages on tensors: Stage 1 alignment, Stage 2 adaptation, losses, negative mining, teachers.
 
-from era_exp.stages.adaptation import (
-    AdaptationDataModule,
-    AdaptationModule,
-    BestWeights,
-    train_adaptation,
-    warmup_linear,
-)
-from era_exp.stages.alignment import (
-    AlignmentDataModule,
-    AlignmentModule,
-    sample_alignment_docs,
-    train_alignment,
-)
+The Lightning classes (``AlignmentModule``, ``AdaptationModule``, their DataModules, ``BestWeights``)
+are imported from :mod:`era_exp.stages.lightning` on first access, so importing the stages does
+not import Lightning.
+"""
+
+from typing import Any
+
+from era_exp.stages.adaptation import AdaptationRows, AdaptationStep, train_adaptation, warmup_linear
+from era_exp.stages.alignment import AlignmentRows, AlignmentStep, sample_alignment_docs, train_alignment
 from era_exp.stages.losses import (
     CosineAlignmentLoss,
     InfoNCE,
@@ -31,12 +27,20 @@ from era_exp.stages.teachers import (
     Teacher,
 )
 
-__all__ = [
+_LIGHTNING = (
     "AdaptationDataModule",
     "AdaptationModule",
     "AlignmentDataModule",
     "AlignmentModule",
     "BestWeights",
+)
+
+__all__ = [
+    *_LIGHTNING,
+    "AdaptationRows",
+    "AdaptationStep",
+    "AlignmentRows",
+    "AlignmentStep",
     "CosineAlignmentLoss",
     "DocModelTeacher",
     "DocumentSpaceTeacher",
@@ -58,3 +62,11 @@ __all__ = [
     "train_alignment",
     "warmup_linear",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LIGHTNING:
+        from era_exp.stages import lightning
+
+        return getattr(lightning, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -7,27 +7,22 @@ restores the best epoch's weights.
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 from collections.abc import Callable
 from typing import Any
 
-import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import Callback, EarlyStopping
 from torch import Tensor, nn
-from torch.utils.data import DataLoader
 
 from era_exp.config import AdaptationConfig
-from era_exp.stages.data import EpochBatches, RowBatches, batch_loader
+from era_exp.stages.data import EpochBatches, RowBatches
 from era_exp.stages.losses import InfoNCE
 from era_exp.stages.pairs import PairSet
 from era_exp.stages.trainer import (
     BestEpoch,
     Engine,
     check_engine,
-    fit,
     fit_in_memory,
     seed_all,
     stage_device,
@@ -47,8 +42,11 @@ def warmup_linear(step: int, warmup_steps: int, total_steps: int) -> float:
     return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
 
 
-class AdaptationDataModule(pl.LightningDataModule):
-    """Training pairs in seeded shuffled batches, validation pairs in order."""
+class AdaptationRows:
+    """Training and validation pairs as row tensors (batched by the stage: training shuffled, seeded).
+
+    :class:`~era_exp.stages.lightning.AdaptationDataModule` serves the same rows to Lightning's Trainer.
+    """
 
     def __init__(self, train: PairSet, val: PairSet, batch_size: int = 256, seed: int = 42) -> None:
         super().__init__()
@@ -72,19 +70,14 @@ class AdaptationDataModule(pl.LightningDataModule):
         """Optimiser steps in one training epoch."""
         return math.ceil(len(self.train_set) / self.batch_size)
 
-    def train_dataloader(self) -> DataLoader:
-        return batch_loader(self.train_set, self.batch_size, shuffle=True, seed=self.seed)
 
-    def val_dataloader(self) -> DataLoader:
-        return batch_loader(self.val_set, self.batch_size, shuffle=False)
-
-
-class AdaptationModule(pl.LightningModule):
+class AdaptationStep(nn.Module):
     """Training of ``adapter`` on a Stage-2 objective (:class:`~era_exp.stages.losses.InfoNCE`).
 
     ``objective(anchor, positive, negatives, validation)`` gives a batch's loss; validation batches
-    are scored with ``validation=True``. ``steps_per_epoch`` defaults to the Trainer's count of
-    training batches.
+    are scored with ``validation=True``. The in-memory loop drives it as it is, given
+    ``steps_per_epoch``; :class:`~era_exp.stages.lightning.AdaptationModule` is the same step as a
+    LightningModule, where ``steps_per_epoch`` defaults to the Trainer's count of training batches.
     """
 
     train_metric = "adapt/train_loss"
@@ -126,22 +119,15 @@ class AdaptationModule(pl.LightningModule):
         """The objective on a validation batch (each query's own candidates only, for InfoNCE)."""
         return self.loss(batch, validation=True)
 
-    def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
-        loss = self.training_loss(batch)
-        self.log(self.train_metric, loss, on_step=False, on_epoch=True, batch_size=len(batch[0]))
-        return loss
-
-    def validation_step(self, batch: Batch, batch_idx: int) -> Tensor:
-        loss = self.validation_loss(batch)
-        self.log(self.val_metric, loss, on_step=False, on_epoch=True, batch_size=len(batch[0]))
-        return loss
+    def training_batches_per_epoch(self) -> int:
+        """Optimiser steps per epoch when ``steps_per_epoch`` was not given."""
+        raise ValueError("Stage 2 needs steps_per_epoch outside Lightning's Trainer")
 
     def schedule_steps(self) -> tuple[int, int]:
         """(warm-up steps, nominal total steps) of the learning-rate schedule."""
         per_epoch = self.steps_per_epoch
         if per_epoch is None:
-            self.trainer.estimated_stepping_batches  # noqa: B018 - sets up the training batches
-            per_epoch = math.ceil(self.trainer.num_training_batches / self.trainer.accumulate_grad_batches)
+            per_epoch = self.training_batches_per_epoch()
         total = self.nominal_epochs * per_epoch
         return int(self.warmup_fraction * total), total
 
@@ -152,33 +138,6 @@ class AdaptationModule(pl.LightningModule):
             optimizer, lambda step: warmup_linear(step, warmup, total)
         )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
-
-
-class BestWeights(Callback):
-    """Keeps an in-memory copy of the weights with the lowest monitored value; restores it at fit end.
-
-    The Trainer engine's counterpart of the loop's :class:`~era_exp.stages.trainer.BestEpoch`.
-    """
-
-    def __init__(self, monitor: str = VAL_LOSS) -> None:
-        self.monitor = monitor
-        self.best = math.inf
-        self.best_epoch: int | None = None
-        self.history: list[float] = []
-        self._state: dict[str, Tensor] | None = None
-
-    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.sanity_checking or self.monitor not in trainer.callback_metrics:
-            return
-        value = float(trainer.callback_metrics[self.monitor])
-        self.history.append(value)
-        if value < self.best:
-            self.best, self.best_epoch = value, trainer.current_epoch
-            self._state = {k: v.detach().cpu().clone() for k, v in pl_module.state_dict().items()}
-
-    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if self._state is not None:
-            pl_module.load_state_dict(copy.deepcopy(self._state))
 
 
 def train_adaptation(
@@ -209,25 +168,23 @@ def train_adaptation(
     if monitor is not None and engine != "loop":
         raise ValueError("a Stage-2 monitor other than the validation loss needs engine='loop'")
     seed_all(seed)
-    datamodule = AdaptationDataModule(train, val, cfg.batch_size, seed)
-    module = AdaptationModule(
-        adapter,
-        cfg.objective,
-        lr=cfg.lr,
-        weight_decay=cfg.weight_decay,
-        warmup_fraction=cfg.warmup_fraction,
-        nominal_epochs=cfg.nominal_epochs,
-        steps_per_epoch=datamodule.steps_per_epoch,
-    )
+    settings = {
+        "lr": cfg.lr,
+        "weight_decay": cfg.weight_decay,
+        "warmup_fraction": cfg.warmup_fraction,
+        "nominal_epochs": cfg.nominal_epochs,
+    }
     threads = threads_for(step_flops(adapter, cfg.batch_size))
-    start = time.perf_counter()
     if engine == "loop":
+        rows = AdaptationRows(train, val, cfg.batch_size, seed)
+        module = AdaptationStep(adapter, cfg.objective, **settings, steps_per_epoch=rows.steps_per_epoch)
+        start = time.perf_counter()
         device = stage_device()
         best = BestEpoch(cfg.patience)
         result = fit_in_memory(
             module,
-            EpochBatches(datamodule.train_set, cfg.batch_size, shuffle=True, seed=seed, device=device),
-            EpochBatches(datamodule.val_set, cfg.batch_size, shuffle=False, device=device),
+            EpochBatches(rows.train_set, cfg.batch_size, shuffle=True, seed=seed, device=device),
+            EpochBatches(rows.val_set, cfg.batch_size, shuffle=False, device=device),
             cfg.nominal_epochs,
             best=best,
             trainer_kwargs=trainer_kwargs,
@@ -237,13 +194,21 @@ def train_adaptation(
         )
         epochs = result.epochs
     else:
+        # Lightning only for its engine: importing it costs seconds of every loop-engine process.
+        from pytorch_lightning.callbacks import EarlyStopping
+
+        from era_exp.stages.lightning import AdaptationDataModule, AdaptationModule, BestWeights, fit
+
+        rows = AdaptationDataModule(train, val, cfg.batch_size, seed)
+        module = AdaptationModule(adapter, cfg.objective, **settings, steps_per_epoch=rows.steps_per_epoch)
+        start = time.perf_counter()
         best = BestWeights(VAL_LOSS)
         stopper = EarlyStopping(
             monitor=VAL_LOSS, patience=cfg.patience, mode="min", check_on_train_epoch_end=False
         )
         trainer = fit(
             module,
-            datamodule,
+            rows,
             cfg.nominal_epochs,
             callbacks=[best, stopper],
             trainer_kwargs=trainer_kwargs,

@@ -14,18 +14,15 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import pytorch_lightning as pl
 import torch
 from torch import Tensor, nn
-from torch.utils.data import DataLoader
 
 from era_exp.config import AlignmentConfig
 from era_exp.data.schema import Corpus, Task
-from era_exp.stages.data import EpochBatches, RowBatches, batch_loader
+from era_exp.stages.data import EpochBatches, RowBatches
 from era_exp.stages.trainer import (
     Engine,
     check_engine,
-    fit,
     fit_in_memory,
     seed_all,
     stage_device,
@@ -76,8 +73,11 @@ def holdout_size(n: int, holdout: float) -> int:
     return min(wanted, n - 1)
 
 
-class AlignmentDataModule(pl.LightningDataModule):
-    """Pairs (Q(t), D(t)) split once, with a seeded permutation, into training and held-out rows."""
+class AlignmentRows:
+    """Pairs (Q(t), D(t)) split once, with a seeded permutation, into training and held-out rows.
+
+    :class:`~era_exp.stages.lightning.AlignmentDataModule` serves the same rows to Lightning's Trainer.
+    """
 
     def __init__(
         self, q_emb: Tensor, d_emb: Tensor, batch_size: int = 256, holdout: float = 0.1, seed: int = 42
@@ -96,17 +96,13 @@ class AlignmentDataModule(pl.LightningDataModule):
         self.train_set = RowBatches(q[train_rows], d[train_rows])
         self.val_set = RowBatches(q[val_rows], d[val_rows])
 
-    def train_dataloader(self) -> DataLoader:
-        return batch_loader(self.train_set, self.batch_size, shuffle=True, seed=self.seed)
 
-    def val_dataloader(self) -> DataLoader:
-        return batch_loader(self.val_set, self.batch_size, shuffle=False)
-
-
-class AlignmentModule(pl.LightningModule):
+class AlignmentStep(nn.Module):
     """Trains ``adapter`` with AdamW at a constant learning rate on an alignment loss.
 
     ``loss(pred, target)`` is a Stage-1 loss of :mod:`era_exp.stages.losses` (or any callable alike).
+    The in-memory loop drives it as it is; :class:`~era_exp.stages.lightning.AlignmentModule` is
+    the same step as a LightningModule.
     """
 
     train_metric = "align/train_loss"
@@ -127,16 +123,6 @@ class AlignmentModule(pl.LightningModule):
         return self.alignment_loss(self.adapter(q), d)
 
     validation_loss = training_loss
-
-    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
-        loss = self.training_loss(batch)
-        self.log(self.train_metric, loss, on_step=False, on_epoch=True, batch_size=len(batch[0]))
-        return loss
-
-    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
-        loss = self.validation_loss(batch)
-        self.log(self.val_metric, loss, on_step=False, on_epoch=True, batch_size=len(batch[0]))
-        return loss
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.AdamW(self.adapter.parameters(), lr=self.lr, weight_decay=self.weight_decay)
@@ -165,20 +151,23 @@ def train_alignment(
     """
     check_engine(engine)
     seed_all(seed)
-    datamodule = AlignmentDataModule(q_emb, d_emb, cfg.batch_size, cfg.holdout, seed)
-    module = AlignmentModule(adapter, cfg.loss, cfg.lr, cfg.weight_decay)
-    n_val = len(datamodule.val_set)
     threads = threads_for(step_flops(adapter, cfg.batch_size))
-    start = time.perf_counter()
     if cfg.epochs == 0:
-        train_loss, val_loss = (_loss_of(module, rows) for rows in (datamodule.train_set, datamodule.val_set))
+        rows = AlignmentRows(q_emb, d_emb, cfg.batch_size, cfg.holdout, seed)
+        n_val = len(rows.val_set)
+        start = time.perf_counter()
+        step = AlignmentStep(adapter, cfg.loss, cfg.lr, cfg.weight_decay)
+        train_loss, val_loss = (_loss_of(step, part) for part in (rows.train_set, rows.val_set))
         epochs = 0
     elif engine == "loop":
+        rows = AlignmentRows(q_emb, d_emb, cfg.batch_size, cfg.holdout, seed)
+        n_val = len(rows.val_set)
+        start = time.perf_counter()
         device = stage_device()
-        train = EpochBatches(datamodule.train_set, cfg.batch_size, shuffle=True, seed=seed, device=device)
-        val = EpochBatches(datamodule.val_set, cfg.batch_size, shuffle=False, device=device)
+        train = EpochBatches(rows.train_set, cfg.batch_size, shuffle=True, seed=seed, device=device)
+        val = EpochBatches(rows.val_set, cfg.batch_size, shuffle=False, device=device)
         result = fit_in_memory(
-            module,
+            AlignmentStep(adapter, cfg.loss, cfg.lr, cfg.weight_decay),
             train,
             val if n_val else None,
             cfg.epochs,
@@ -188,9 +177,16 @@ def train_alignment(
         )
         epochs, train_loss, val_loss = result.epochs, result.train_loss, result.val_loss
     else:
+        # Lightning only for its engine: importing it costs seconds of every loop-engine process.
+        from era_exp.stages.lightning import AlignmentDataModule, AlignmentModule, fit
+
+        rows = AlignmentDataModule(q_emb, d_emb, cfg.batch_size, cfg.holdout, seed)
+        n_val = len(rows.val_set)
+        start = time.perf_counter()
+        module = AlignmentModule(adapter, cfg.loss, cfg.lr, cfg.weight_decay)
         kwargs = {} if n_val else {"limit_val_batches": 0}
         kwargs.update(trainer_kwargs or {})
-        trainer = fit(module, datamodule, cfg.epochs, trainer_kwargs=kwargs, threads=threads)
+        trainer = fit(module, rows, cfg.epochs, trainer_kwargs=kwargs, threads=threads)
         metrics = trainer.callback_metrics
         epochs, train_loss = trainer.current_epoch, float(metrics[module.train_metric])
         val_loss = float(metrics[module.val_metric]) if module.val_metric in metrics else None
@@ -199,14 +195,14 @@ def train_alignment(
         "val_loss": val_loss,
         "epochs": epochs,
         "seconds": time.perf_counter() - start,
-        "n_train": len(datamodule.train_set),
+        "n_train": len(rows.train_set),
         "n_val": n_val,
     }
 
 
 @torch.no_grad()
-def _loss_of(module: AlignmentModule, rows: RowBatches) -> float | None:
-    """The alignment loss of the module's current weights on all ``rows`` at once (None if empty)."""
+def _loss_of(step: AlignmentStep, rows: RowBatches) -> float | None:
+    """The alignment loss of the step's current weights on all ``rows`` at once (None if empty)."""
     if len(rows) == 0:
         return None
-    return float(module.training_loss(rows[torch.arange(len(rows))]))
+    return float(step.training_loss(rows[torch.arange(len(rows))]))

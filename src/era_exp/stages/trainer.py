@@ -1,13 +1,13 @@
 """How the stages train: an in-memory epoch loop (the default) or Lightning's Trainer, same numbers.
 
-Both engines drive the same LightningModule. ``engine="lightning"`` hands it, with a
-LightningDataModule, to ``pytorch_lightning.Trainer`` (any Trainer option through
-``trainer_kwargs``). ``engine="loop"`` runs the same optimiser steps on tensors already on the
-device: batches are index lookups, validation follows each epoch in the same loop, epoch means are
-reduced as Lightning reduces ``self.log(..., on_epoch=True)``, and the thread count is sized to the
-work. Its losses, early-stopping epoch and weights equal the Trainer's bit for bit
-(tests/stages/test_engines.py); what it saves is Lightning's per-step bookkeeping, which dominates
-epochs of a few small batches.
+Both engines drive the same step. ``engine="lightning"`` hands it, as a LightningModule with a
+LightningDataModule (:mod:`era_exp.stages.lightning`), to ``pytorch_lightning.Trainer`` (any
+Trainer option through ``trainer_kwargs``). ``engine="loop"`` runs the same optimiser steps on
+tensors already on the device, without importing Lightning at all: batches are index lookups,
+validation follows each epoch in the same loop, epoch means are reduced as Lightning reduces
+``self.log(..., on_epoch=True)``, and the thread count is sized to the work. Its losses,
+early-stopping epoch and weights equal the Trainer's bit for bit (tests/stages/test_engines.py);
+what it saves is Lightning's per-step bookkeeping, which dominates epochs of a few small batches.
 """
 
 from __future__ import annotations
@@ -15,21 +15,23 @@ from __future__ import annotations
 import logging
 import math
 import os
+import random
 import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-import pytorch_lightning as pl
+import numpy as np
 import torch
-from pytorch_lightning.callbacks import Callback, ProgressBar
-from pytorch_lightning.loggers import Logger
 from torch import Tensor
 from tqdm.auto import tqdm
 
 from era_exp.stages.data import EpochBatches
+
+if TYPE_CHECKING:
+    from pytorch_lightning.loggers import Logger
 
 Engine = Literal["loop", "lightning"]
 ENGINES: tuple[str, ...] = ("loop", "lightning")
@@ -51,8 +53,16 @@ def interactive() -> bool:
 
 
 def seed_all(value: int) -> None:
-    """Seed python, numpy and torch (and dataloader workers) for a reproducible stage."""
-    pl.seed_everything(value, workers=True, verbose=False)
+    """Seed python, numpy and torch (and dataloader workers) for a reproducible stage.
+
+    What ``pytorch_lightning.seed_everything(value, workers=True)`` does, environment included
+    (Lightning's Trainer reads it to seed DataLoader workers), without importing Lightning.
+    """
+    os.environ["PL_GLOBAL_SEED"] = str(value)
+    random.seed(value)
+    np.random.seed(value)
+    torch.manual_seed(value)
+    os.environ["PL_SEED_WORKERS"] = "1"
 
 
 def check_engine(engine: str) -> None:
@@ -88,7 +98,7 @@ def threads_for(flops_per_step: float) -> int:
 
 
 @contextmanager
-def _torch_threads(count: int) -> Iterator[None]:
+def torch_threads(count: int) -> Iterator[None]:
     before = torch.get_num_threads()
     torch.set_num_threads(count)
     try:
@@ -98,7 +108,7 @@ def _torch_threads(count: int) -> Iterator[None]:
 
 
 @contextmanager
-def _torch_state_kept() -> Iterator[None]:
+def torch_state_kept() -> Iterator[None]:
     """Undo the global flags a deterministic fit sets, and keep Lightning's info chatter off the console."""
     deterministic = torch.are_deterministic_algorithms_enabled()
     warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
@@ -121,42 +131,8 @@ def _torch_state_kept() -> Iterator[None]:
             log.setLevel(level)
 
 
-def fit(
-    module: pl.LightningModule,
-    datamodule: pl.LightningDataModule,
-    max_epochs: int,
-    callbacks: Sequence[Callback] = (),
-    trainer_kwargs: dict[str, Any] | None = None,
-    threads: int | None = None,
-) -> pl.Trainer:
-    """Fit ``module`` with Lightning's Trainer and the stages' defaults; ``trainer_kwargs`` override them.
-
-    Defaults: one auto-selected device, no logger, no checkpoint files, deterministic, no sanity
-    validation, progress bar unless quiet. Extra ``callbacks`` in ``trainer_kwargs`` are added to
-    the stage's own. ``threads``: torch's intra-op threads during the fit (default: unchanged).
-    """
-    extra = dict(trainer_kwargs or {})
-    kwargs: dict[str, Any] = {
-        "accelerator": "auto",
-        "devices": 1,
-        "logger": False,
-        "enable_checkpointing": False,
-        "enable_progress_bar": not quiet(),
-        "enable_model_summary": False,
-        "deterministic": True,
-        "num_sanity_val_steps": 0,
-        "max_epochs": max_epochs,
-        "callbacks": [*callbacks, *extra.pop("callbacks", [])],
-    }
-    kwargs.update(extra)
-    with _torch_state_kept(), _torch_threads(threads or torch.get_num_threads()):
-        trainer = pl.Trainer(**kwargs)
-        trainer.fit(module, datamodule=datamodule)
-    return trainer
-
-
 class EpochModule(Protocol):
-    """What the in-memory loop needs from a stage's LightningModule (its ``*_step`` methods log these)."""
+    """What the in-memory loop needs from a stage's step (its LightningModule's ``*_step``s log these)."""
 
     train_metric: str
     val_metric: str
@@ -232,17 +208,25 @@ def _loop_options(trainer_kwargs: dict[str, Any] | None) -> tuple[list[Logger], 
     loggers = options.pop("logger", None)
     progress = options.pop("enable_progress_bar", interactive())
     options.pop("log_every_n_steps", None)
-    callbacks = options.pop("callbacks", [])
-    other = [*options, *(type(c).__name__ for c in callbacks if not isinstance(c, ProgressBar))]
+    other = [*options, *(type(c).__name__ for c in _non_progress(options.pop("callbacks", [])))]
     if other:
         raise ValueError(
             f"trainer options {other} need Lightning's Trainer: pass engine='lightning' to the stage"
         )
     if loggers in (None, False, True):
         loggers = []
-    elif isinstance(loggers, Logger):
+    elif not isinstance(loggers, list | tuple):
         loggers = [loggers]
     return list(loggers), bool(progress)
+
+
+def _non_progress(callbacks: Sequence[Any]) -> list[Any]:
+    """The callbacks that are not progress bars (Lightning is imported only when there are some)."""
+    if not callbacks:
+        return []
+    from pytorch_lightning.callbacks import ProgressBar
+
+    return [callback for callback in callbacks if not isinstance(callback, ProgressBar)]
 
 
 def _optimization(configured: Any) -> tuple[torch.optim.Optimizer, Any]:
@@ -286,7 +270,7 @@ def fit_in_memory(
     optimizer, scheduler = _optimization(module.configure_optimizers())
     steps, epochs, train_loss, val_loss = 0, 0, math.nan, None
     bar = tqdm(total=max_epochs, desc=description, unit="epoch", leave=False, disable=not progress)
-    with _torch_state_kept(), _torch_threads(threads or torch.get_num_threads()), bar:
+    with torch_state_kept(), torch_threads(threads or torch.get_num_threads()), bar:
         torch.use_deterministic_algorithms(True)
         torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = False, True
         if best is not None and selection is not None:

@@ -19,6 +19,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from era_exp.data.schema import Task
+from era_exp.embed.cache import EmbeddingCache
 from era_exp.embed.distributed import EncodeJob, EncodeSettings, encode_jobs, shard_of
 from era_exp.pipeline.embeddings import RunEmbeddings, prefetch
 from era_exp.pipeline.plan import plan_from_config
@@ -71,6 +72,16 @@ class EncodingPlan:
                 cache_dir: {identity: len(texts) for identity, texts in rec.texts.items()}
                 for cache_dir, rec in self.recorders.items()
             },
+        }
+
+    def missing(self) -> dict[str, dict[str, int]]:
+        """Texts not on disk yet, per cache folder and embedder (what an encode would still do)."""
+        return {
+            cache_dir: {
+                identity: EmbeddingCache(cache_dir).missing(rec.embedders[identity], list(texts))
+                for identity, texts in rec.texts.items()
+            }
+            for cache_dir, rec in self.recorders.items()
         }
 
 

@@ -9,13 +9,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
-from pytorch_lightning.loggers import Logger
 
 from era_exp.tracking.progress import progress_kwargs
+
+if TYPE_CHECKING:
+    from pytorch_lightning.loggers import Logger
 
 
 class Tracker:
