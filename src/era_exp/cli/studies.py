@@ -101,8 +101,22 @@ STUDIES = {
             "Ablation: adapter and closed-form initialisation",
             "ERA (mpnet→MiniLM, train ratio 0.2) with a linear adapter (random init, the paper's), a "
             "residual MLP, and linear adapters initialised in closed form on the Stage-1 pairs "
-            "(orthogonal Procrustes, least squares, ridge λ=1) before Stage 1's SGD.",
-            (Sweep("grid", ("+experiment=ablation_adapter",)), Sweep("zero_shot", ZERO_SHOT)),
+            "(orthogonal Procrustes, least squares, ridge λ=1) before Stage 1's SGD, and the same closed "
+            "forms as the whole of Stage 1 (`stage1.epochs=0`: no SGD after the fit).",
+            (
+                Sweep("grid", ("+experiment=ablation_adapter",)),
+                Sweep(
+                    "closed_form",
+                    (
+                        "method=era",
+                        ASYMMETRIC,
+                        "train_ratio=0.2",
+                        "adapter=procrustes,least_squares,ridge",
+                        "stage1.epochs=0",
+                    ),
+                ),
+                Sweep("zero_shot", ZERO_SHOT),
+            ),
         ),
         Study(
             "ablation-negatives",
