@@ -24,6 +24,14 @@ from era_exp.report.metrics import metric_label
 _PALETTE = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c")
 
 
+def _colours(methods: list[str]) -> dict[str, str]:
+    """Each method's colour; variants of one method (an ablation's ``era [...]`` rows) get a colour each."""
+    bases = [m.split(" [", 1)[0] for m in methods]
+    if len(set(bases)) == len(bases):
+        return {m: _colour(m) for m in methods}
+    return {m: _PALETTE[i % len(_PALETTE)] for i, m in enumerate(methods)}
+
+
 def _colour(method: str) -> str:
     position, name = method_sort_key(method)
     if position < len(METHOD_ORDER):
@@ -54,11 +62,12 @@ def ratio_curves(grid: Grid, context: Context, path: Path, metric: str) -> Path:
                     fixed[method] = value
                 else:
                     points.setdefault(method, []).append((record.train_ratio, value))
+        colours = _colours(sorted({*points, *fixed}, key=method_sort_key))
         for method in sorted(points, key=method_sort_key):
             xs, ys = zip(*sorted(points[method]), strict=True)
-            ax.plot(xs, ys, marker="o", color=_colour(method), label=method)
+            ax.plot(xs, ys, marker="o", color=colours[method], label=method)
         for method in sorted(fixed, key=method_sort_key):
-            ax.axhline(fixed[method], linestyle="--", color=_colour(method), label=f"{method} (ratio-free)")
+            ax.axhline(fixed[method], linestyle="--", color=colours[method], label=f"{method} (ratio-free)")
         ax.set_title(pair)
         ax.set_xlabel("train ratio")
         ax.set_ylabel(f"{metric_label(metric)} (mean over tasks)")
@@ -78,6 +87,7 @@ def domain_bars(block: Block, path: Path, metric: str) -> Path:
     methods = block.methods
     domains = sorted({d for record in block.runs.values() for d in record.results["per_domain"]})
     width = 0.8 / len(methods)
+    colours = _colours(methods)
     x = np.arange(len(domains))
     fig = Figure(figsize=(max(5.0, 1.3 * len(domains) * max(1, len(methods) / 3)), 3.8), layout="constrained")
     ax = fig.subplots()
@@ -89,7 +99,7 @@ def domain_bars(block: Block, path: Path, metric: str) -> Path:
     )
     for i, method in enumerate(methods):
         offset = (i - (len(methods) - 1) / 2) * width
-        ax.bar(x + offset, values[i], width, label=method, color=_colour(method))
+        ax.bar(x + offset, values[i], width, label=method, color=colours[method])
     ax.set_xticks(x, domains)
     ax.set_ylabel(metric_label(metric))
     # Headroom above the tallest bar for the legend.
@@ -97,7 +107,10 @@ def domain_bars(block: Block, path: Path, metric: str) -> Path:
     ratio = "ratio-free" if block.ratio is None else f"train ratio {block.ratio:g}"
     ax.set_title(f"{block.pair}, {ratio} — {block.context.label()}", fontsize="medium")
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize="small", ncols=len(methods), loc="upper center")
+    if max(len(m) for m in methods) > 20:  # long variant labels: one per line, beside the axes
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    else:
+        ax.legend(fontsize="small", ncols=len(methods), loc="upper center")
     return _save(fig, path)
 
 
