@@ -54,10 +54,8 @@ def test_a_tiny_study_runs_reports_and_writes_its_page(
         "stage2.nominal_epochs=3",
         "stage2.patience=2",
     )
-    study = Study(
-        "tiny", "A tiny study", "Zero-shot and label-only on one task.", (Sweep("grid", grid),), ("TMDB",)
-    )
-    page = run_study(study, str(mair_lite_root), tmp_path / "out", tmp_path / "docs", jobs=1)
+    study = Study("tiny", "A tiny study", "Zero-shot and label-only on one task.", (Sweep("grid", grid),))
+    page = run_study(study, str(mair_lite_root), ["TMDB"], tmp_path / "out", tmp_path / "docs", jobs=1)
     text = page.read_text()
     assert (
         text.startswith("# A tiny study")

@@ -11,22 +11,18 @@ beside a ``README.md`` that states the command, seeds, task set, cost and where 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from era_exp.data.registry import MAIR_TASKS
-from era_exp.io import atomic_write_json, atomic_write_text
+from era_exp.io import atomic_write_text
 from era_exp.report.build import Report, build_report
 from era_exp.report.grid import Grid, build_grid
 
-# Per study, the wall seconds of each sweep's last run (kept when only the pages are rebuilt).
-WALLS_FILE = "walls.json"
 ASYMMETRIC = "pair=mpnet_to_minilm"
 ZERO_SHOT = ("method=zero_shot", ASYMMETRIC)
 
@@ -167,25 +163,20 @@ def run_study(
     if tasks:
         data.append(f"data.tasks=[{','.join(tasks)}]")
     sweep_root = out_root / study.name
-    walls_file = sweep_root / WALLS_FILE
-    walls = json.loads(walls_file.read_text(encoding="utf-8")) if walls_file.is_file() else {}
     env = {**os.environ, "OMP_NUM_THREADS": "1", "ERA_QUIET": "1"}
     for sweep in () if pages_only else study.sweeps:
         grid = [*data, *sweep_overrides(sweep, tasks)]
-        start = time.perf_counter()
         _call(["era-encode", *grid], env)
         if _is_multirun(sweep):
             launch = ["hydra/launcher=parallel", f"hydra.launcher.n_jobs={jobs}"]
             _call(["era-run", "-m", *grid, *launch, f"hydra.sweep.dir={sweep_root / sweep.name}"], env)
         else:
             _call(["era-run", *grid, f"hydra.run.dir={sweep_root / sweep.name}"], env)
-        walls[sweep.name] = round(time.perf_counter() - start, 1)
-        atomic_write_json(walls_file, walls)
     out = docs_root / study.name
     report = build_report(sweep_root, out)
     page = out / "README.md"
     commands = [(sweep, sweep_overrides(sweep, tasks)) for sweep in study.sweeps]
-    atomic_write_text(page, study_page(study, data, commands, report, walls))
+    atomic_write_text(page, study_page(study, data, commands, report))
     return page
 
 
@@ -215,7 +206,6 @@ def study_page(
     data: list[str],
     commands: list[tuple[Sweep, list[str]]],
     report: Report,
-    walls: dict[str, float],
 ) -> str:
     """The page's text: how it was made, on what, at what cost, the report's tables, and the losses."""
     runs, grid = report.runs, build_grid(report.runs)
@@ -234,7 +224,6 @@ def study_page(
         f"- `{sweep.name}`: `era-run {'-m ' * _is_multirun(sweep)}{' '.join([*data, *overrides])}`"
         for sweep, overrides in commands
     ]
-    wall = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in walls.items()) or "not recorded"
     tables = ["overall.md", *(["domain_generality.md"] if _has_domains(grid) else []), "significance.md"]
     lines = [
         f"# {study.title}",
@@ -257,9 +246,9 @@ def study_page(
         + ", ".join(tasks)
         + ".",
         f"- Runs: {len(runs)} finished, {distinct} distinct computations.",
-        f"- Cost: {compute:.0f} s of run phases in all (results.json `profile`; embeddings read from the "
-        "cache that `era-encode` filled first), on 2 CPU cores shared with other jobs; the sweeps' last "
-        f"run took {wall} of wall time (points already finished are reused).",
+        f"- Cost: {compute:.0f} s of run phases in all (results.json `profile`: loading, stages, scoring; "
+        "embeddings read from the cache that `era-encode` filled first), on 2 CPU cores shared with other "
+        "jobs. A rebuild reuses every finished point.",
         "",
         "The dashboard is [index.html](index.html), with per-domain tables and plots; the tidy per-task "
         "table is results.csv.",
