@@ -48,9 +48,12 @@ zero-shot:  ## docs/results/zero-shot.md: MiniLM on MAIR_LITE_TASKS, mpnet on MP
 reproduction:  ## docs/results/reproduction.md: every method, mpnet->MiniLM and MiniLM->MiniLM, on the reference tasks
 	$(BIN)/python -m era_exp.cli.results reproduction --data-root $(MAIR_LITE) --tasks $(REFERENCE_TASKS)
 
+# Runs of `make era-plus` computed at once, one single-threaded process each.
+ERA_PLUS_JOBS ?= 2
+
 era-plus:  ## docs/results/era-plus.md: era_plus's ideas (validation), then era_plus vs ERA at every ratio (test), mpnet->MiniLM and MiniLM->MiniLM on MAIR_LITE_TASKS
 	OMP_NUM_THREADS=1 ERA_QUIET=1 $(BIN)/python -m era_exp.cli.era_plus --data-root $(MAIR_LITE) \
-		$(if $(MAIR_LITE_TASKS),--tasks $(MAIR_LITE_TASKS))
+		$(if $(MAIR_LITE_TASKS),--tasks $(MAIR_LITE_TASKS)) --jobs $(ERA_PLUS_JOBS)
 
 # The sweep grid. The ratio varies slowest, so grid points sharing a run key (zero_shot and
 # align_only at every ratio) are far apart in launch order: the first computes while parallel

@@ -6,7 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from era_exp.cli.era_plus import IDEAS, mpnet_zero_shot, restricted
+from era_exp.cli.era_plus import (
+    IDEA_RATIOS,
+    IDEAS,
+    RATIOS,
+    PairStudy,
+    final_specs,
+    idea_specs,
+    mpnet_zero_shot,
+    restricted,
+)
+from era_exp.cli.results import Points
 
 ZERO_SHOT_PAGE = Path(__file__).resolve().parents[2] / "docs" / "results" / "zero-shot.md"
 
@@ -33,3 +43,15 @@ def test_every_idea_names_an_entry_that_composes(run_config) -> None:
     for idea in IDEAS:
         cfg = run_config("pair=mpnet_to_minilm", *idea.overrides)
         assert cfg.method.alignment or cfg.method.adaptation, idea.key
+
+
+def test_the_final_runs_at_the_idea_ratios_are_the_ideas_runs(tmp_path: Path) -> None:
+    """Prefetching in parallel computes each distinct run once: era and era_plus at 0.05 and 0.2 are ideas."""
+    study = PairStudy("mpnet_to_minilm", "mpnet→MiniLM", Points("mair-lite", tmp_path, None))
+    ideas, final = idea_specs(study), final_specs(study)
+    for key in ("era", "plus"):
+        for ratio in IDEA_RATIOS:
+            assert final[(key, ratio)] == ideas[(key, ratio)]
+    assert ideas[("align-only", 0.05)] == ideas[("align-only", 0.2)], "ratio-free ideas run once"
+    distinct = set(ideas.values()) | set(final.values())
+    assert len(distinct) == len(IDEAS) * len(IDEA_RATIOS) - 2 + 1 + 2 * (len(RATIOS) - len(IDEA_RATIOS))

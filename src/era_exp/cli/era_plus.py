@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import argparse
 import functools
+import multiprocessing
 import re
 import sys
 import time
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -186,26 +188,69 @@ def _run(points: Points, name: str, overrides: Sequence[str]) -> dict:
 Results = dict[tuple[str, float], dict]
 
 
-def run_ideas(study: PairStudy) -> Results:
+Spec = tuple[str, tuple[str, ...]]  # a run's folder name and overrides
+
+
+def idea_specs(study: PairStudy) -> dict[tuple[str, float], Spec]:
     """MiniLM zero-shot on the study's tasks, then every idea at every idea ratio (ratio-free ones once)."""
-    results = {("zero-shot", 0.0): _run(study.points, "zero_shot-minilm", ["pair=minilm_to_minilm"])}
+    specs: dict[tuple[str, float], Spec] = {
+        ("zero-shot", 0.0): ("zero_shot-minilm", ("pair=minilm_to_minilm",))
+    }
     for idea in IDEAS:
         for ratio in IDEA_RATIOS[:1] if idea.ratio_free else IDEA_RATIOS:
             name = f"idea-{idea.key}-{study.pair}" + ("" if idea.ratio_free else f"-{ratio}")
-            run = _run(study.points, name, [f"pair={study.pair}", *idea.overrides, *_ratio(ratio)])
+            spec = (name, (f"pair={study.pair}", *idea.overrides, *_ratio(ratio)))
             for r in IDEA_RATIOS if idea.ratio_free else (ratio,):
-                results[(idea.key, r)] = run
-    return results
+                specs[(idea.key, r)] = spec
+    return specs
+
+
+def final_specs(study: PairStudy) -> dict[tuple[str, float], Spec]:
+    """Faithful ERA and era_plus at every ratio (the ``era`` and ``plus`` ideas' runs where they overlap)."""
+    return {
+        (key, ratio): (
+            f"idea-{key}-{study.pair}-{ratio}",
+            (f"pair={study.pair}", f"method={method}", *_ratio(ratio)),
+        )
+        for ratio in RATIOS
+        for key, method in (("era", "era"), ("plus", "era_plus"))
+    }
+
+
+def _run_specs(points: Points, specs: dict[tuple[str, float], Spec]) -> Results:
+    runs: dict[Spec, dict] = {}
+    for spec in specs.values():
+        if spec not in runs:
+            runs[spec] = _run(points, *spec)
+    return {key: runs[spec] for key, spec in specs.items()}
+
+
+def run_ideas(study: PairStudy) -> Results:
+    return _run_specs(study.points, idea_specs(study))
 
 
 def run_final(study: PairStudy) -> Results:
-    """Faithful ERA and era_plus at every ratio (the ``era`` and ``plus`` ideas' runs where they overlap)."""
-    results = {}
-    for ratio in RATIOS:
-        for key, method in (("era", "era"), ("plus", "era_plus")):
-            overrides = [f"pair={study.pair}", f"method={method}", *_ratio(ratio)]
-            results[(key, ratio)] = _run(study.points, f"idea-{key}-{study.pair}-{ratio}", overrides)
-    return results
+    return _run_specs(study.points, final_specs(study))
+
+
+def prefetch(studies: Sequence[PairStudy], jobs: int) -> None:
+    """Compute every run of the page in ``jobs`` parallel processes (finished runs are skipped), so
+    the page's own pass, in order, only reads them."""
+    todo = list(
+        dict.fromkeys(
+            (study.points, *spec)
+            for study in studies
+            for specs in (idea_specs(study), final_specs(study))
+            for spec in specs.values()
+        )
+    )
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        for future in [pool.submit(_prefetch_one, *item) for item in todo]:
+            future.result()
+
+
+def _prefetch_one(points: Points, name: str, overrides: tuple[str, ...]) -> None:
+    points.run(name, list(overrides))
 
 
 def ideas_table(ideas: Results) -> list[str]:
@@ -614,6 +659,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--ideas-only", action="store_true", help="run the ideas, print their tables, no page"
     )
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="runs computed at once, one process each (set OMP_NUM_THREADS=1)"
+    )
     args = parser.parse_args(argv)
     setup_logging(Path(args.out_root) / "era-plus.log")
     command = " ".join(["python -m era_exp.cli.era_plus", *(argv if argv is not None else sys.argv[1:])])
@@ -625,6 +673,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             0, PairStudy("mpnet_to_minilm", "mpnet→MiniLM", Points(args.data_root, out_root, mpnet_tasks))
         )
     start = time.perf_counter()
+    if args.jobs > 1 and not args.ideas_only:
+        prefetch(studies, args.jobs)
     mpnet_page = mpnet_zero_shot(Path(args.docs) / ZERO_SHOT_PAGE.name)
     sections, runs = [], []
     for study in reversed(studies):  # MiniLM->MiniLM first: it needs no mpnet embedding
