@@ -329,7 +329,7 @@ def study_page(study: Study, parts: list[PartReport]) -> str:
     for p in parts:
         tasks = _tasks(p.report)
         lines += [f"## {p.part.about or ', '.join(s.name for s, _ in p.commands)} ({len(tasks)} tasks)", ""]
-        lines += part_lines(p, depth=1)
+        lines += [*part_lines(p, depth=1), ""]
     return "\n".join(lines) + "\n"
 
 
