@@ -12,12 +12,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import torch
 from torch import Tensor, nn
 
 from era_exp.config import AdaptationConfig
 from era_exp.stages.data import EpochBatches, RowBatches
 from era_exp.stages.losses import InfoNCE
+from era_exp.stages.optim import AdamWSchedule
 from era_exp.stages.pairs import PairSet
 from era_exp.stages.trainer import (
     BestEpoch,
@@ -131,13 +131,18 @@ class AdaptationStep(nn.Module):
         total = self.nominal_epochs * per_epoch
         return int(self.warmup_fraction * total), total
 
-    def configure_optimizers(self) -> dict[str, Any]:
-        optimizer = torch.optim.AdamW(self.adapter.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+    def optimization(self) -> AdamWSchedule:
+        """AdamW with the warm-up and linear decay per optimiser step (both engines build from it)."""
         warmup, total = self.schedule_steps()
-        scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda step: warmup_linear(step, warmup, total)
+        return AdamWSchedule(
+            tuple(self.adapter.parameters()),
+            self.lr,
+            self.weight_decay,
+            lambda step: warmup_linear(step, warmup, total),
         )
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        return self.optimization().for_trainer()
 
 
 def train_adaptation(
