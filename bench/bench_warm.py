@@ -1,18 +1,29 @@
 """Warm grid points end to end, as a sweep pays them: one ``era-run`` process each, embeddings cached.
 
-Each case (a method, an embedder pair and a set of mair-lite tasks) runs ``--repeats`` times, each
-a fresh process into a fresh output folder, and reports the process's wall and CPU seconds, each
-phase from results.json with its peak resident memory, and start-up (imports, config, writing
-results: wall minus the phases). The figures are the fastest repeat. A case whose embeddings are
-not all in the cache is not run (it would encode, for hours with mpnet on CPU): it is recorded as
-not measured, with the count of missing texts.
+``python bench/bench_warm.py`` (or ``make bench-warm``) measures every case, writes
+bench/results/warm_run.json and renders docs/benchmarks.md from it. Run it on idle cores: the
+figures are wall and CPU seconds of this machine.
 
-A sweep's worker process runs many points (the parallel launcher's joblib workers are reused), so
-imports and ranx's first-call loads are paid once per worker, not per point. For the ERA cases on
-11 tasks, the cost of a point in a worker that already ran one is measured too: a one-worker
-sweep of the same point twice against a sweep of it once (``skip_completed=false``, so the second
-is computed again), the difference of the fastest of each. The authors' figures for ERA on 11
-tasks on 2 cores are written beside them. Writes JSON to --out and prints a table.
+Each case (a method, an embedder pair and a set of mair-lite tasks) is measured in one or two
+thread settings:
+
+- *1 thread*: ``OMP_NUM_THREADS=1``. Its CPU seconds are the run's own work, which other jobs on
+  the cores inflate far less than wall time; on idle cores its wall time is about its CPU time.
+- *threads = cores*: every core of the machine for the run (``threads=<cores>``, no
+  ``OMP_NUM_THREADS``), as the authors' scripts ran with torch's default threads on 2 cores. Its
+  wall time is the like-for-like figure against theirs, on idle cores only.
+
+Each measurement runs ``--repeats`` times, each a fresh process into a fresh output folder, and
+reports the process's wall and CPU seconds, each phase from results.json with its peak resident
+memory, and start-up (imports, config, writing results: wall minus the phases); the figures are
+the fastest repeat. A sweep's worker process runs many points (the parallel launcher's joblib
+workers are reused), so imports and first-call loads are paid once per worker: for the ERA cases
+on 11 tasks, a point in a worker that already ran one is measured too, as a one-worker sweep of
+the same point twice against a sweep of it once (``skip_completed=false``, so the second is
+computed again), the difference of the fastest of each. A case whose embeddings are not all in
+the cache is not run (it would encode, for hours with mpnet on CPU): it is recorded as not
+measured, with the count of missing texts. The authors' figures for ERA on 11 tasks on 2 cores
+are written beside them.
 """
 
 from __future__ import annotations
@@ -27,6 +38,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import run_all
+
 BIN = Path(sys.executable).parent
 REFERENCE_TASKS = (
     "AILA2019-Statutes,Competition-Math,HuggingfaceAPI,LegalQuAD,MBPP,PytorchAPI,SpotifyAPI,TMDB"
@@ -37,20 +50,22 @@ REFERENCE_TASKS = (
 ELEVEN_TASKS = f"{REFERENCE_TASKS},HumanEval-X,NFCorpus,SciFact"
 TASK_SETS = {"8 reference tasks": REFERENCE_TASKS, "11 tasks": ELEVEN_TASKS}
 PAIRS = {"MiniLM→MiniLM": "minilm_to_minilm", "mpnet→MiniLM": "mpnet_to_minilm"}
-# (method, pair, task set): ERA at the authors' setting first, then the other pair and task set.
+ONE_THREAD, ALL_CORES = "1 thread", "threads = cores"
+# (method, pair, task set, thread settings): the authors' setting first.
 CASES = (
-    ("era", "mpnet→MiniLM", "11 tasks"),
-    ("era", "mpnet→MiniLM", "8 reference tasks"),
-    ("era", "MiniLM→MiniLM", "11 tasks"),
-    ("era", "MiniLM→MiniLM", "8 reference tasks"),
-    ("zero_shot", "MiniLM→MiniLM", "11 tasks"),
+    ("era", "mpnet→MiniLM", "11 tasks", (ONE_THREAD, ALL_CORES)),
+    ("era", "MiniLM→MiniLM", "11 tasks", (ONE_THREAD, ALL_CORES)),
+    ("era", "mpnet→MiniLM", "8 reference tasks", (ONE_THREAD,)),
+    ("zero_shot", "MiniLM→MiniLM", "11 tasks", (ONE_THREAD,)),
 )
 # The authors' scripts, ERA at ratio 0.2 on 11 mair-lite tasks (5,142 alignment documents, 1,689
-# test queries), 2 CPU cores, warm embeddings: seconds per stage, imports not included.
+# test queries), 2 CPU cores, torch's default threads, warm embeddings: wall seconds per stage,
+# imports not included.
 AUTHORS = {
     "tasks": 11,
     "alignment_documents": 5142,
     "test_queries": 1689,
+    "cores": 2,
     "stage1": [15.0, 15.0],
     "stage2": [10.0, 28.0],
     "evaluate": [3.0, 4.0],
@@ -70,6 +85,14 @@ def overrides(method: str, pair: str, tasks: str, data_root: str) -> list[str]:
     ]
 
 
+def thread_setting(setting: str, base_env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+    """Extra overrides and the environment of a thread setting."""
+    if setting == ONE_THREAD:
+        return [], {**base_env, "OMP_NUM_THREADS": "1"}
+    env = {key: value for key, value in base_env.items() if key != "OMP_NUM_THREADS"}
+    return [f"threads={os.cpu_count()}"], env
+
+
 def missing_texts(case_overrides: list[str]) -> dict[str, int]:
     """Texts of the case not in the embedding cache yet, per embedder identity (nothing is encoded)."""
     from era_exp.sweep.needs import plan_encoding
@@ -81,20 +104,26 @@ def missing_texts(case_overrides: list[str]) -> dict[str, int]:
     }
 
 
-def one_run(case_overrides: list[str], out_dir: Path, env: dict[str, str]) -> dict:
-    """One era-run process; its wall and CPU seconds, phases and what it read from the cache."""
-    command = [str(BIN / "era-run"), *case_overrides, f"hydra.run.dir={out_dir}"]
+def _timed(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall and CPU seconds of ``command``, run to completion."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+
+
+def one_run(case_overrides: list[str], out_dir: Path, env: dict[str, str]) -> dict:
+    """One era-run process; its wall and CPU seconds, phases and what it read from the cache."""
+    wall, cpu = _timed([str(BIN / "era-run"), *case_overrides, f"hydra.run.dir={out_dir}"], env)
     results = json.loads((out_dir / "results.json").read_text())
     phases = {name: figures["seconds"] for name, figures in results["profile"].items()}
     stages = results["stages"]
     return {
         "wall_seconds": round(wall, 2),
-        "cpu_seconds": round(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime, 2),
+        "cpu_seconds": round(cpu, 2),
+        "threads": results.get("threads"),
         "phases": phases,
         "phase_peak_rss_mib": {name: figures["peak_rss_mib"] for name, figures in results["profile"].items()},
         "peak_rss_mib": results["peak_rss_mib"],
@@ -120,21 +149,15 @@ def sweep_seconds(case_overrides: list[str], points: int, out_dir: Path, env: di
         "hydra.launcher.n_jobs=1",
         f"hydra.sweep.dir={out_dir}",
     ]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    wall, cpu = _timed(command, env)
     return {"wall_seconds": round(wall, 2), "cpu_seconds": round(cpu, 2)}
 
 
-def in_worker(case_overrides: list[str], args: argparse.Namespace, env: dict[str, str], tmp: str) -> dict:
+def in_worker(case_overrides: list[str], repeats: int, env: dict[str, str], tmp: Path) -> dict:
     """A point's cost in a sweep worker that already ran one: sweeps of 2 points minus sweeps of 1."""
     sweeps = {
         points: [
-            sweep_seconds(case_overrides, points, Path(tmp, f"sweep-{points}-{i}"), env)
-            for i in range(args.repeats)
+            sweep_seconds(case_overrides, points, tmp / f"sweep-{points}-{i}", env) for i in range(repeats)
         ]
         for points in (1, 2)
     }
@@ -150,42 +173,75 @@ def in_worker(case_overrides: list[str], args: argparse.Namespace, env: dict[str
     }
 
 
-def measure(case: tuple[str, str, str], args: argparse.Namespace, env: dict[str, str], tmp: str) -> dict:
-    """The case's repeats and fastest warm repeat, or why it was not measured."""
-    method, pair, task_set = case
+def measure(
+    case: tuple[str, str, str, tuple[str, ...]], args: argparse.Namespace, env: dict[str, str], tmp: str
+) -> dict:
+    """The case's measurements in each of its thread settings, or why it was not measured."""
+    method, pair, task_set, settings = case
     tasks = TASK_SETS[task_set]
-    row = {"method": method, "pair": pair, "task_set": task_set, "tasks": tasks.split(",")}
+    row: dict = {"method": method, "pair": pair, "task_set": task_set, "tasks": tasks.split(",")}
     case_overrides = overrides(method, pair, tasks, args.data_root)
     missing = missing_texts(case_overrides)
     if any(missing.values()):
         counts = ", ".join(f"{count:,} of {identity}" for identity, count in missing.items() if count)
-        reason = f"texts not in the embedding cache: {counts}"
-        return {**row, "missing_texts": missing, "not_measured": reason}
-    name = f"{method}-{PAIRS[pair]}-{len(row['tasks'])}"
-    runs = [one_run(case_overrides, Path(tmp, f"{name}-{i}"), env) for i in range(args.repeats)]
-    warm = [r for r in runs if r["texts_encoded"] == 0]
-    if not warm:
-        return {**row, "repeats": runs, "not_measured": "every repeat encoded texts"}
-    row.update(repeats=runs, best=min(warm, key=lambda r: r["wall_seconds"]))
-    if method == "era" and task_set == "11 tasks":
-        row["in_sweep_worker"] = in_worker(case_overrides, args, env, tmp)
+        return {
+            **row,
+            "missing_texts": missing,
+            "not_measured": f"texts not in the embedding cache: {counts}",
+        }
+    row["measurements"] = []
+    for setting in settings:
+        extra, setting_env = thread_setting(setting, env)
+        slug = "one-thread" if setting == ONE_THREAD else "all-cores"
+        folder = Path(tmp, f"{method}-{PAIRS[pair]}-{len(row['tasks'])}-{slug}")
+        load_before = os.getloadavg()
+        runs = [
+            one_run([*case_overrides, *extra], folder / f"run-{i}", setting_env) for i in range(args.repeats)
+        ]
+        warm = [r for r in runs if r["texts_encoded"] == 0]
+        measurement: dict = {"threads": setting, "load_avg_start": load_before, "repeats": runs}
+        if not warm:
+            measurement["not_measured"] = "every repeat encoded texts"
+        else:
+            measurement["best"] = min(warm, key=lambda r: r["wall_seconds"])
+            if method == "era" and task_set == "11 tasks":
+                measurement["in_sweep_worker"] = in_worker(
+                    [*case_overrides, *extra], args.repeats, setting_env, folder
+                )
+        measurement["load_avg_end"] = os.getloadavg()
+        row["measurements"].append(measurement)
+        print(
+            json.dumps({"case": f"{method} {pair}, {task_set}, {setting}", **_shown(measurement)}), flush=True
+        )
     return row
+
+
+def _shown(measurement: dict) -> dict:
+    best = measurement.get("best", {})
+    worker = measurement.get("in_sweep_worker", {})
+    return {
+        "wall_s": best.get("wall_seconds"),
+        "cpu_s": best.get("cpu_seconds"),
+        "phases": best.get("phases"),
+        "worker_wall_s": worker.get("wall_seconds"),
+        "worker_cpu_s": worker.get("cpu_seconds"),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-root", default="../shared/data/mair-lite")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--out", default="bench/results/warm_run.json")
+    parser.add_argument("--out", default=str(run_all.RESULTS / "warm_run.json"))
+    parser.add_argument("--no-render", action="store_true", help="leave docs/benchmarks.md as it is")
     args = parser.parse_args()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "ERA_QUIET": "1"}
     load_before = os.getloadavg()
-    rows = []
+    if load_before[0] > 0.5:
+        print(f"warning: load average {load_before[0]:.1f}: the cores are not idle", file=sys.stderr)
+    start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="era-bench-warm-") as tmp:
-        for case in CASES:
-            rows.append(measure(case, args, env, tmp))
-            shown = {key: value for key, value in rows[-1].items() if key not in ("repeats", "tasks")}
-            print(json.dumps(shown), flush=True)
+        rows = [measure(case, args, env, tmp) for case in CASES]
     authors_low = sum(AUTHORS[k][0] for k in ("stage1", "stage2", "evaluate"))
     authors_high = sum(AUTHORS[k][1] for k in ("stage1", "stage2", "evaluate"))
     out = {
@@ -193,30 +249,19 @@ def main() -> None:
             "cpus": os.cpu_count(),
             "load_avg_start": load_before,
             "load_avg": os.getloadavg(),
-            "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+            "benchmark_seconds": round(time.perf_counter() - start),
         },
+        "repeats": args.repeats,
         "task_sets": {name: tasks.split(",") for name, tasks in TASK_SETS.items()},
         "authors": {**AUTHORS, "total_without_imports": [authors_low, authors_high]},
         "rows": rows,
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
-    for row in rows:
-        label = f"{row['method']} {row['pair']}, {row['task_set']}"
-        if "best" not in row:
-            print(f"{label}: not measured ({row['not_measured']})")
-            continue
-        figures = [("fresh process", row["best"])]
-        if "in_sweep_worker" in row:
-            figures.append(("in a sweep worker", row["in_sweep_worker"]))
-        for where, best in figures:
-            wall, cpu = best["wall_seconds"], best["cpu_seconds"]
-            print(
-                f"{label}, {where}: {wall} s wall ({cpu} s CPU); authors' ERA on 11 tasks "
-                f"{authors_low:.0f}-{authors_high:.0f} s + imports: "
-                f"{authors_low / wall:.1f}-{authors_high / wall:.1f}× by wall, "
-                f"{authors_low / cpu:.1f}-{authors_high / cpu:.1f}× by CPU"
-            )
+    print("\n".join(run_all.warm_section(out)))
+    if not args.no_render:
+        run_all.PAGE.write_text(run_all.render(), encoding="utf-8")
+        print(f"wrote {args.out} and {run_all.PAGE}")
 
 
 if __name__ == "__main__":

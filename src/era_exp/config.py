@@ -231,9 +231,13 @@ class RunConfig:
     domain: str | None = MISSING
     # Skip the run when its output folder already holds complete results (resumable sweeps).
     skip_completed: bool = True
+    # CPU threads the run computes on; null: what the environment gives (OMP_NUM_THREADS, the
+    # parallel launcher's share of the cores per job), at most the usable CPUs. Not in the run key.
+    threads: int | None = None
 
     def __post_init__(self) -> None:
         _check(0.0 < self.train_ratio <= 1.0, "train_ratio", "in (0, 1]", self.train_ratio)
+        _check(self.threads is None or self.threads >= 1, "threads", ">= 1 or null", self.threads)
         if self.adapter.init is not None and not self.method.alignment:
             raise ConfigError(
                 f"adapter.init must be null for method {self.method.name!r}: a closed-form init is fitted "

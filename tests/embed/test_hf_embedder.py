@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,14 @@ import pytest
 import torch
 
 from era_exp.data.schema import Query
-from era_exp.embed.hf import HFEmbedder, resolve_device, resolve_dtype, weights_fingerprint
+from era_exp.embed.hf import (
+    HFEmbedder,
+    declared_shape,
+    resolve_device,
+    resolve_dtype,
+    truncation_length,
+    weights_fingerprint,
+)
 from era_exp.embed.models import resolve_model
 from helpers.tiny_models import make_tiny_bert
 
@@ -160,6 +168,48 @@ def test_identity_is_stable_and_tracks_what_changes_vectors(tiny_model_dir: Path
     assert identity(normalize=False) != base
     assert identity(dtype="bfloat16") != base
     assert identity(make_tiny_bert(tmp_path / "other", seed=1)) != base
+
+
+@pytest.mark.parametrize("model", ["bundled:minilm", "bundled:mpnet"])
+def test_the_shape_read_from_the_files_is_what_transformers_loads(model: str) -> None:
+    # The cache identity is made from the files without importing transformers; the library must agree.
+    from transformers import AutoConfig, AutoTokenizer
+
+    embedder = HFEmbedder("m", model, device="cpu")
+    path = embedder._path
+    assert embedder.dim == AutoConfig.from_pretrained(path).hidden_size
+    assert embedder.max_length == truncation_length(256, AutoTokenizer.from_pretrained(path).model_max_length)
+    assert embedder._tokenizer is None, "a run served from the cache never loads the tokenizer"
+
+
+def test_a_model_whose_files_do_not_state_its_length_is_read_through_transformers(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "unstated"
+    shutil.copytree(tiny_model_dir, folder)
+    settings_path = folder / "tokenizer_config.json"
+    settings = json.loads(settings_path.read_text())
+    del settings["model_max_length"]
+    settings_path.write_text(json.dumps(settings))
+    assert declared_shape(str(folder)) is None
+    embedder = HFEmbedder("tiny", str(folder), device="cpu", max_length=600)
+    assert embedder._tokenizer is not None and embedder.max_length == 600  # no limit stated: none applies
+    stated = HFEmbedder("tiny", str(tiny_model_dir), device="cpu", max_length=600)
+    assert stated._tokenizer is None and stated.max_length == 512
+
+
+def test_a_tokenizer_that_truncates_otherwise_than_its_identity_says_is_refused(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "changed"
+    shutil.copytree(tiny_model_dir, folder)
+    embedder = HFEmbedder("tiny", str(folder), device="cpu", max_length=256)
+    settings_path = folder / "tokenizer_config.json"
+    settings = json.loads(settings_path.read_text())
+    settings["model_max_length"] = 64  # the files change under the embedder before it tokenises
+    settings_path.write_text(json.dumps(settings))
+    with pytest.raises(ValueError, match="truncates at 64 tokens"):
+        embedder.encode(["a text"])
 
 
 def test_weights_fingerprint_needs_a_config(tmp_path: Path) -> None:

@@ -32,7 +32,8 @@ def _module(adapter: torch.nn.Module, **settings) -> AdaptationModule:
 
 def _val_loss(adapter: torch.nn.Module, pairs: PairSet) -> float:
     with torch.no_grad():
-        return float(_module(adapter).loss((pairs.query, pairs.positive, pairs.negatives), validation=True))
+        candidates = PAPER_INFO_NCE.candidates(pairs.positive, pairs.negatives)
+        return float(_module(adapter).loss((pairs.query, candidates), validation=True))
 
 
 def test_info_nce_logits_shapes_and_targets() -> None:

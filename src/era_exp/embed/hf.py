@@ -22,19 +22,22 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 from tqdm.auto import tqdm
-from transformers import AutoConfig, AutoModel, AutoTokenizer, PretrainedConfig, PreTrainedTokenizerBase
 
 from era_exp.data.schema import Query
 from era_exp.embed.cache import STORAGE_DTYPES
 from era_exp.embed.models import resolve_model
 from era_exp.embed.progress import quiet
 from era_exp.embed.templates import TEMPLATES, format_query
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 POOLINGS = ("mean", "cls", "last")
 _DTYPES = {
@@ -57,6 +60,7 @@ _BLOCK = 1 << 16
 _EDGE = 1 << 20
 _AHEAD = 4  # padded batches the tokenising thread keeps ready
 _WINDOW_BATCHES = 16  # on CUDA, texts tokenised and length-sorted together, in batches' worth
+_TOKENIZER_SETTINGS = ("_prefix_chars", "pad_id", "left_padding")  # set by HFEmbedder._use_tokenizer
 _PREFIX_CHARS_PER_TOKEN = 8  # a text longer than this per token of max_length is tokenised from a prefix
 
 
@@ -255,6 +259,32 @@ def model_fingerprint(resolved: str) -> str:
     return f"hub:{resolved}@{snapshot.name}"
 
 
+def truncation_length(max_length: int, model_max_length: int | None) -> int:
+    """Tokens kept per text: ``max_length``, or the tokenizer's ``model_max_length`` if that is shorter."""
+    return min(max_length, int(model_max_length or max_length))
+
+
+def declared_shape(resolved: str) -> tuple[int, int] | None:
+    """``(hidden_size, model_max_length)`` as a local model folder's files state them, or None.
+
+    What the cache identity needs from the config and tokenizer, read from ``config.json`` and
+    ``tokenizer_config.json`` (where transformers reads them) without importing transformers,
+    about 0.7 s of every warm run's start-up. None when either is not stated there (or the model
+    is not a local folder): the embedder then loads both through transformers. A tokenizer loaded
+    later is checked against what was read (:meth:`HFEmbedder._use_tokenizer`).
+    """
+    folder = Path(resolved)
+    try:
+        hidden = json.loads((folder / "config.json").read_text(encoding="utf-8")).get("hidden_size")
+        tokenizer = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    limit = tokenizer.get("model_max_length")
+    if not isinstance(hidden, int) or not isinstance(limit, int) or isinstance(limit, bool):
+        return None
+    return hidden, limit
+
+
 def loaded_fingerprint(model: torch.nn.Module) -> str:
     """A fingerprint of an in-memory model: its config and a strided sample of every tensor."""
     digest = hashlib.sha1(model.config.to_json_string(use_diff=False).encode())
@@ -269,8 +299,9 @@ def loaded_fingerprint(model: torch.nn.Module) -> str:
 class HFEmbedder:
     """A frozen encoder turning formatted texts into L2-normalised float32 vectors.
 
-    Construction is cheap: it reads the config and tokenizer and fingerprints the files; weights load
-    on the first :meth:`encode`, so a run served from the cache never loads them. ``identity`` names
+    Construction is cheap: it reads the model's shape (:func:`declared_shape`) and fingerprints the
+    files; the tokenizer and weights load on first use, so a run served from the cache never loads
+    them (nor imports transformers). ``identity`` names
     everything that changes the vector of a given text (weights, pooling, truncation, normalisation,
     dtype, storage dtype), so caches key on ``(identity, text)``. ``max_batch_tokens`` caps the padded
     tokens of one batch (default: :func:`default_batch_tokens`), so long texts come in smaller batches.
@@ -302,17 +333,20 @@ class HFEmbedder:
         self.attn_implementation = attn_implementation
         self.compile = compile
         self._path = resolve_model(model)
-        try:
-            config = AutoConfig.from_pretrained(self._path)
-            tokenizer = AutoTokenizer.from_pretrained(self._path)
-        except OSError as err:
-            offline = os.environ.get("HF_HUB_OFFLINE", "").lower() not in ("", "0", "false")
-            hint = " (HF_HUB_OFFLINE is set: only locally cached hub models can load)" if offline else ""
-            raise OSError(f"cannot load model {model!r} for embedder {name!r}{hint}: {err}") from err
         self._model: torch.nn.Module | None = None
+        declared = declared_shape(self._path)
+        tokenizer = None if declared else self._load_tokenizer(name)
+        if declared:
+            hidden_size, model_max_length = declared
+        else:
+            from transformers import AutoConfig
+
+            hidden_size = int(self._loading(name, AutoConfig.from_pretrained, self._path).hidden_size)
+            model_max_length = tokenizer.model_max_length
         self._setup(
             name,
-            config,
+            hidden_size,
+            model_max_length,
             tokenizer,
             model_fingerprint(self._path),
             pooling,
@@ -348,7 +382,8 @@ class HFEmbedder:
         self._model = model.eval().requires_grad_(False)
         self._setup(
             name,
-            model.config,
+            int(model.config.hidden_size),
+            tokenizer.model_max_length,
             tokenizer,
             loaded_fingerprint(model),
             pooling,
@@ -363,8 +398,9 @@ class HFEmbedder:
     def _setup(
         self,
         name: str,
-        config: PretrainedConfig,
-        tokenizer: PreTrainedTokenizerBase,
+        hidden_size: int,
+        model_max_length: int | None,
+        tokenizer: PreTrainedTokenizerBase | None,
         fingerprint: str,
         pooling: str,
         max_length: int,
@@ -384,15 +420,13 @@ class HFEmbedder:
         self.query_template = query_template
         self.normalize = normalize
         self.batch_size = batch_size
-        self.tokenizer = tokenizer
-        limit = getattr(tokenizer, "model_max_length", None) or max_length
-        self.max_length = min(max_length, int(limit))
-        self._prefix_chars = exact_prefix_chars(tokenizer, self.max_length)
-        self.dim = int(config.hidden_size)
+        self.requested_max_length = max_length
+        self.max_length = truncation_length(max_length, model_max_length)
+        self.dim = hidden_size
         self.max_batch_tokens = max_batch_tokens or default_batch_tokens(batch_size, self.device, self.dim)
-        pad_id = tokenizer.pad_token_id
-        self.pad_id = pad_id if pad_id is not None else (tokenizer.eos_token_id or 0)
-        self.left_padding = tokenizer.padding_side == "left"
+        self._tokenizer = None
+        if tokenizer is not None:
+            self._use_tokenizer(tokenizer)
         settings = {
             "weights": fingerprint,
             "pooling": pooling,
@@ -410,10 +444,55 @@ class HFEmbedder:
         key = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
         self.identity = f"{re.sub(r'[^A-Za-z0-9._-]+', '_', name)}-{key}"
 
+    @staticmethod
+    def _loading(name: str, load, path: str):
+        """``load(path)`` (a transformers ``from_pretrained``), its OSError naming the embedder."""
+        try:
+            return load(path)
+        except OSError as err:
+            offline = os.environ.get("HF_HUB_OFFLINE", "").lower() not in ("", "0", "false")
+            hint = " (HF_HUB_OFFLINE is set: only locally cached hub models can load)" if offline else ""
+            raise OSError(f"cannot load model {path!r} for embedder {name!r}{hint}: {err}") from err
+
+    def _load_tokenizer(self, name: str) -> PreTrainedTokenizerBase:
+        from transformers import AutoTokenizer
+
+        return self._loading(name, AutoTokenizer.from_pretrained, self._path)
+
+    def _use_tokenizer(self, tokenizer: PreTrainedTokenizerBase) -> None:
+        """Padding and prefix settings from ``tokenizer``, which must truncate as the identity says."""
+        length = truncation_length(self.requested_max_length, tokenizer.model_max_length)
+        if length != self.max_length:
+            raise ValueError(
+                f"{self.name}: the tokenizer of {self.model_ref!r} truncates at {length} tokens, but its "
+                f"files declared {self.max_length} when the cache identity was made"
+            )
+        self._tokenizer = tokenizer
+        self._prefix_chars = exact_prefix_chars(tokenizer, self.max_length)
+        pad_id = tokenizer.pad_token_id
+        self.pad_id = pad_id if pad_id is not None else (tokenizer.eos_token_id or 0)
+        self.left_padding = tokenizer.padding_side == "left"
+
+    @property
+    def tokenizer(self) -> PreTrainedTokenizerBase:
+        """The tokenizer, loaded on first use (a run served from the cache never tokenises)."""
+        if self._tokenizer is None:
+            self._use_tokenizer(self._load_tokenizer(self.name))
+        return self._tokenizer
+
+    def __getattr__(self, name: str):
+        # The settings taken from the tokenizer exist once it is loaded: asking for one loads it.
+        if name in _TOKENIZER_SETTINGS:
+            self.tokenizer  # noqa: B018
+            return self.__dict__[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     @property
     def model(self) -> torch.nn.Module:
         """The encoder, loaded on first use."""
         if self._model is None:
+            from transformers import AutoModel
+
             extra = {"attn_implementation": self.attn_implementation} if self.attn_implementation else {}
             model = AutoModel.from_pretrained(self._path, dtype=self.dtype, **extra)
             model = model.to(self.device).eval().requires_grad_(False)

@@ -1,6 +1,8 @@
 """Per-query and per-task metrics computed with ranx (trec_eval definitions: linear gain, graded labels).
 
-ranx is imported on first use (it pulls in pandas and ir_datasets) and its numba code is compiled
+ranx is imported on first use, without the packages its other features import at module level
+(:data:`RANX_DEFERRED`: plots, significance tests, DataFrames, dataset loaders; they load if and
+when something uses them, see :mod:`era_exp.deferred_imports`), and its numba code is compiled
 once per machine, not once per process: ranx caches its own functions on disk, and
 :func:`_ranx` also caches numba's typed ``List`` method, which builds ranx's input from Python.
 Caches go where numba puts them (``__pycache__`` beside the source, else ``NUMBA_CACHE_DIR`` or
@@ -24,7 +26,11 @@ from types import ModuleType
 
 import numpy as np
 
+from era_exp.deferred_imports import importing_with_deferred
+
 DEFAULT_METRICS: tuple[str, ...] = ("ndcg@10", "map@100", "recall@100", "mrr@100")
+# What ranx imports for features other than its metrics: seconds of every run's evaluation.
+RANX_DEFERRED: tuple[str, ...] = ("matplotlib", "seaborn", "scipy", "pandas", "ir_datasets")
 
 
 class EvaluationError(RuntimeError):
@@ -40,9 +46,7 @@ def _ranx() -> ModuleType:
     for function in vars(numba.typed.typedlist).values():
         if isinstance(function, CPUDispatcher):
             function.enable_caching()
-    import ranx
-
-    return ranx
+    return importing_with_deferred("ranx", RANX_DEFERRED)
 
 
 def evaluate_run(

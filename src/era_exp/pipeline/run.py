@@ -25,6 +25,7 @@ from era_exp.pipeline.results import (
     write_results,
 )
 from era_exp.pipeline.score import score_tasks, score_validation, summarize
+from era_exp.pipeline.threads import cpu_threads, run_threads
 from era_exp.pipeline.train import check_buildable, train_stages
 
 
@@ -48,10 +49,12 @@ def run(cfg: DictConfig, out_dir: str | Path, trainer_kwargs: dict | None = None
             console().info("%s: run %s was completed by another process meanwhile: skipped", out_dir, key)
             return done
         clear_outputs(out_dir)
-        return _compute(cfg, out_dir, key, trainer_kwargs)
+        threads = run_threads(cfg.get("threads"))
+        with cpu_threads(threads):
+            return _compute(cfg, out_dir, key, trainer_kwargs, threads)
 
 
-def _compute(cfg: DictConfig, out_dir: Path, key: str, trainer_kwargs: dict | None) -> dict:
+def _compute(cfg: DictConfig, out_dir: Path, key: str, trainer_kwargs: dict | None, threads: int) -> dict:
     console().info("run %s -> %s", key, out_dir)
     profile: dict[str, dict[str, float]] = {}
     with phase(profile, "load_data"):
@@ -104,6 +107,7 @@ def _compute(cfg: DictConfig, out_dir: Path, key: str, trainer_kwargs: dict | No
         "stages": stages,
         "cache": asdict(cache.stats),
         "profile": profile,
+        "threads": threads,
         "peak_rss_mib": round(peak_rss_mib(), 1),
         "config": OmegaConf.to_container(cfg, resolve=True),
     }

@@ -12,12 +12,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import torch
 from torch import Tensor, nn
 
 from era_exp.config import AdaptationConfig
 from era_exp.stages.data import EpochBatches, RowBatches
 from era_exp.stages.losses import InfoNCE
+from era_exp.stages.optim import AdamWSchedule
 from era_exp.stages.pairs import PairSet
 from era_exp.stages.trainer import (
     BestEpoch,
@@ -32,7 +32,7 @@ from era_exp.stages.trainer import (
 
 VAL_LOSS = "adapt/val_loss"
 
-Batch = tuple[Tensor, Tensor, Tensor]
+Batch = tuple[Tensor, Tensor]  # query-model vectors, the objective's candidates (positive, negatives)
 
 
 def warmup_linear(step: int, warmup_steps: int, total_steps: int) -> float:
@@ -45,10 +45,15 @@ def warmup_linear(step: int, warmup_steps: int, total_steps: int) -> float:
 class AdaptationRows:
     """Training and validation pairs as row tensors (batched by the stage: training shuffled, seeded).
 
+    Each row is a query's vector and its candidates as ``objective`` compares them (normalised
+    [positive, negatives]), made once for all rows: they are fixed document vectors, and making
+    them per batch cost more than the adapter's own forward pass.
     :class:`~era_exp.stages.lightning.AdaptationDataModule` serves the same rows to Lightning's Trainer.
     """
 
-    def __init__(self, train: PairSet, val: PairSet, batch_size: int = 256, seed: int = 42) -> None:
+    def __init__(
+        self, train: PairSet, val: PairSet, objective: InfoNCE, batch_size: int = 256, seed: int = 42
+    ) -> None:
         super().__init__()
         if len(train) == 0:
             raise ValueError("Stage 2 has no training pairs")
@@ -62,8 +67,12 @@ class AdaptationRows:
                 f"pairs (dQ={val.query.shape[1]}, dD={val.positive.shape[1]}) differ in dimensions"
             )
         self.batch_size, self.seed = batch_size, seed
-        self.train_set = RowBatches(train.query.float(), train.positive.float(), train.negatives.float())
-        self.val_set = RowBatches(val.query.float(), val.positive.float(), val.negatives.float())
+        self.train_set = RowBatches(
+            train.query.float(), objective.candidates(train.positive.float(), train.negatives.float())
+        )
+        self.val_set = RowBatches(
+            val.query.float(), objective.candidates(val.positive.float(), val.negatives.float())
+        )
 
     @property
     def steps_per_epoch(self) -> int:
@@ -74,10 +83,11 @@ class AdaptationRows:
 class AdaptationStep(nn.Module):
     """Training of ``adapter`` on a Stage-2 objective (:class:`~era_exp.stages.losses.InfoNCE`).
 
-    ``objective(anchor, positive, negatives, validation)`` gives a batch's loss; validation batches
-    are scored with ``validation=True``. The in-memory loop drives it as it is, given
-    ``steps_per_epoch``; :class:`~era_exp.stages.lightning.AdaptationModule` is the same step as a
-    LightningModule, where ``steps_per_epoch`` defaults to the Trainer's count of training batches.
+    ``objective.on_candidates(anchor, candidates, validation)`` gives a batch's loss (its rows come
+    from :class:`AdaptationRows`); validation batches are scored with ``validation=True``. The
+    in-memory loop drives it as it is, given ``steps_per_epoch``;
+    :class:`~era_exp.stages.lightning.AdaptationModule` is the same step as a LightningModule,
+    where ``steps_per_epoch`` defaults to the Trainer's count of training batches.
     """
 
     train_metric = "adapt/train_loss"
@@ -107,9 +117,9 @@ class AdaptationStep(nn.Module):
         return self.adapter(x)
 
     def loss(self, batch: Batch, validation: bool) -> Tensor:
-        """The objective on a batch (query, positive, negatives)."""
-        query, positive, negatives = batch
-        return self.objective(self.adapter(query), positive, negatives, validation=validation)
+        """The objective on a batch (query vectors, their candidates)."""
+        query, candidates = batch
+        return self.objective.on_candidates(self.adapter(query), candidates, validation=validation)
 
     def training_loss(self, batch: Batch) -> Tensor:
         """The objective on a training batch."""
@@ -131,13 +141,18 @@ class AdaptationStep(nn.Module):
         total = self.nominal_epochs * per_epoch
         return int(self.warmup_fraction * total), total
 
-    def configure_optimizers(self) -> dict[str, Any]:
-        optimizer = torch.optim.AdamW(self.adapter.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+    def optimization(self) -> AdamWSchedule:
+        """AdamW with the warm-up and linear decay per optimiser step (both engines build from it)."""
         warmup, total = self.schedule_steps()
-        scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda step: warmup_linear(step, warmup, total)
+        return AdamWSchedule(
+            tuple(self.adapter.parameters()),
+            self.lr,
+            self.weight_decay,
+            lambda step: warmup_linear(step, warmup, total),
         )
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        return self.optimization().for_trainer()
 
 
 def train_adaptation(
@@ -176,7 +191,7 @@ def train_adaptation(
     }
     threads = threads_for(step_flops(adapter, cfg.batch_size))
     if engine == "loop":
-        rows = AdaptationRows(train, val, cfg.batch_size, seed)
+        rows = AdaptationRows(train, val, cfg.objective, cfg.batch_size, seed)
         module = AdaptationStep(adapter, cfg.objective, **settings, steps_per_epoch=rows.steps_per_epoch)
         start = time.perf_counter()
         device = stage_device()
@@ -199,7 +214,7 @@ def train_adaptation(
 
         from era_exp.stages.lightning import AdaptationDataModule, AdaptationModule, BestWeights, fit
 
-        rows = AdaptationDataModule(train, val, cfg.batch_size, seed)
+        rows = AdaptationDataModule(train, val, cfg.objective, cfg.batch_size, seed)
         module = AdaptationModule(adapter, cfg.objective, **settings, steps_per_epoch=rows.steps_per_epoch)
         start = time.perf_counter()
         best = BestWeights(VAL_LOSS)

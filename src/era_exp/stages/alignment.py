@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from era_exp.config import AlignmentConfig
 from era_exp.data.schema import Corpus, Task
 from era_exp.stages.data import EpochBatches, RowBatches
+from era_exp.stages.optim import AdamWSchedule
 from era_exp.stages.trainer import (
     Engine,
     check_engine,
@@ -124,8 +125,12 @@ class AlignmentStep(nn.Module):
 
     validation_loss = training_loss
 
+    def optimization(self) -> AdamWSchedule:
+        """AdamW at a constant rate (both engines build their optimiser from it)."""
+        return AdamWSchedule(tuple(self.adapter.parameters()), self.lr, self.weight_decay)
+
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.AdamW(self.adapter.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        return self.optimization().for_trainer()
 
 
 def train_alignment(

@@ -34,6 +34,14 @@ class SmoothL1AlignmentLoss:
         return F.smooth_l1_loss(pred, F.normalize(target, dim=-1))
 
 
+def info_nce_candidates(positive: Tensor, negatives: Tensor) -> Tensor:
+    """Each query's [positive, k negatives] as unit vectors, (B, 1+k, d).
+
+    Row by row: the candidates of a query are the same whichever rows they are computed with.
+    """
+    return F.normalize(torch.cat([positive.unsqueeze(1), negatives], dim=1), dim=-1)
+
+
 def info_nce_logits(
     anchor: Tensor, positive: Tensor, negatives: Tensor, temperature: float, in_batch: bool = False
 ) -> tuple[Tensor, Tensor]:
@@ -43,7 +51,13 @@ def info_nce_logits(
     target 0. With them each query scores every candidate of the batch: logits (B, B*(1+k)),
     target i*(1+k) (its own positive); other queries' documents act as extra negatives.
     """
-    candidates = F.normalize(torch.cat([positive.unsqueeze(1), negatives], dim=1), dim=-1)
+    return candidate_logits(anchor, info_nce_candidates(positive, negatives), temperature, in_batch)
+
+
+def candidate_logits(
+    anchor: Tensor, candidates: Tensor, temperature: float, in_batch: bool = False
+) -> tuple[Tensor, Tensor]:
+    """:func:`info_nce_logits` on candidates already made by :func:`info_nce_candidates`."""
     anchor = F.normalize(anchor, dim=-1)
     per_query = candidates.shape[1]
     if in_batch:
@@ -69,6 +83,14 @@ class InfoNCE:
         self.temperature, self.in_batch_negatives = temperature, in_batch_negatives
 
     def __call__(self, anchor: Tensor, positive: Tensor, negatives: Tensor, validation: bool) -> Tensor:
+        return self.on_candidates(anchor, self.candidates(positive, negatives), validation)
+
+    def candidates(self, positive: Tensor, negatives: Tensor) -> Tensor:
+        """What the loss compares anchors with: fixed document vectors, so a stage makes them once."""
+        return info_nce_candidates(positive, negatives)
+
+    def on_candidates(self, anchor: Tensor, candidates: Tensor, validation: bool) -> Tensor:
+        """The loss of ``anchor`` against :meth:`candidates`' rows."""
         in_batch = self.in_batch_negatives and not validation
-        logits, target = info_nce_logits(anchor, positive, negatives, self.temperature, in_batch)
+        logits, target = candidate_logits(anchor, candidates, self.temperature, in_batch)
         return F.cross_entropy(logits, target)

@@ -5,7 +5,8 @@ LightningDataModule (:mod:`era_exp.stages.lightning`), to ``pytorch_lightning.Tr
 Trainer option through ``trainer_kwargs``). ``engine="loop"`` runs the same optimiser steps on
 tensors already on the device, without importing Lightning at all: batches are index lookups,
 validation follows each epoch in the same loop, epoch means are reduced as Lightning reduces
-``self.log(..., on_epoch=True)``, and the thread count is sized to the work. Its losses,
+``self.log(..., on_epoch=True)``, the optimiser is torch's AdamW arithmetic without an
+``Optimizer`` object (:mod:`era_exp.stages.optim`), and the thread count is sized to the work. Its losses,
 early-stopping epoch and weights equal the Trainer's bit for bit (tests/stages/test_engines.py);
 what it saves is Lightning's per-step bookkeeping, which dominates epochs of a few small batches.
 """
@@ -29,6 +30,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from era_exp.stages.data import EpochBatches
+from era_exp.stages.optim import AdamWSchedule
 
 if TYPE_CHECKING:
     from pytorch_lightning.loggers import Logger
@@ -107,6 +109,20 @@ def torch_threads(count: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+def use_deterministic_algorithms(mode: bool, warn_only: bool = False) -> None:
+    """``torch.use_deterministic_algorithms``, without importing torch's compiler stack for it.
+
+    The public function also sets the flag in inductor's config, importing ``torch._inductor`` and
+    with it ``torch._dynamo`` (about a second of a fresh process) to do so; eager kernels read only
+    the flag it sets in torch's core. Once inductor is loaded (something in the process compiles),
+    the public function runs as it is, so compiled code sees the flag too.
+    """
+    if "torch._inductor.config" in sys.modules:
+        torch.use_deterministic_algorithms(mode, warn_only=warn_only)
+    else:
+        torch._C._set_deterministic_algorithms(mode, warn_only=warn_only)
+
+
 @contextmanager
 def torch_state_kept() -> Iterator[None]:
     """Undo the global flags a deterministic fit sets, and keep Lightning's info chatter off the console."""
@@ -125,7 +141,7 @@ def torch_state_kept() -> Iterator[None]:
             warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
             yield
     finally:
-        torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
+        use_deterministic_algorithms(deterministic, warn_only=warn_only)
         torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = benchmark, cudnn_deterministic
         for log, level in zip(lightning_logs, levels, strict=True):
             log.setLevel(level)
@@ -137,7 +153,7 @@ class EpochModule(Protocol):
     train_metric: str
     val_metric: str
 
-    def configure_optimizers(self) -> Any: ...
+    def optimization(self) -> AdamWSchedule: ...
 
     def training_loss(self, batch: tuple[Tensor, ...]) -> Tensor: ...
 
@@ -229,20 +245,6 @@ def _non_progress(callbacks: Sequence[Any]) -> list[Any]:
     return [callback for callback in callbacks if not isinstance(callback, ProgressBar)]
 
 
-def _optimization(configured: Any) -> tuple[torch.optim.Optimizer, Any]:
-    """Optimizer and per-step scheduler (or None) from ``configure_optimizers``' return value."""
-    if isinstance(configured, torch.optim.Optimizer):
-        return configured, None
-    scheduler = configured.get("lr_scheduler")
-    if isinstance(scheduler, dict):
-        if scheduler.get("interval", "epoch") != "step":
-            raise ValueError("the in-memory loop steps schedulers per optimiser step (interval='step')")
-        scheduler = scheduler["scheduler"]
-    elif scheduler is not None:
-        raise ValueError("the in-memory loop steps schedulers per optimiser step (interval='step')")
-    return configured["optimizer"], scheduler
-
-
 def fit_in_memory(
     module: EpochModule,
     train: EpochBatches,
@@ -256,9 +258,9 @@ def fit_in_memory(
 ) -> LoopResult:
     """Train ``module`` on ``train``'s device for up to ``max_epochs``: each epoch its steps, then ``val``.
 
-    The steps are Lightning's automatic optimisation (zero grad, backward, optimiser step,
-    scheduler step) under the same deterministic settings, on ``threads`` intra-op threads
-    (default: unchanged). With ``best``, validation losses feed
+    The steps are Lightning's automatic optimisation (zero grad, backward, optimiser step at the
+    rate its scheduler sets; :mod:`era_exp.stages.optim`) under the same deterministic settings,
+    on ``threads`` intra-op threads (default: unchanged). With ``best``, validation losses feed
     it, the fit stops when it says so and ends with the best epoch's weights. ``selection`` (lower
     is better) replaces the validation loss as what ``best`` follows, and is also asked before the
     first epoch, so the starting weights (epoch -1) can be the ones kept. The module ends on
@@ -267,11 +269,11 @@ def fit_in_memory(
     loggers, progress = _loop_options(trainer_kwargs)
     device = train.device
     module.to(device)
-    optimizer, scheduler = _optimization(module.configure_optimizers())
+    optimizer = module.optimization().for_loop()
     steps, epochs, train_loss, val_loss = 0, 0, math.nan, None
     bar = tqdm(total=max_epochs, desc=description, unit="epoch", leave=False, disable=not progress)
     with torch_state_kept(), torch_threads(threads or torch.get_num_threads()), bar:
-        torch.use_deterministic_algorithms(True)
+        use_deterministic_algorithms(True)
         torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = False, True
         if best is not None and selection is not None:
             best.update(selection(), -1, module)
@@ -282,8 +284,6 @@ def fit_in_memory(
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
-                if scheduler is not None:
-                    scheduler.step()
                 steps += 1
                 train_mean.add(loss, len(batch[0]))
             stop = False
