@@ -1,12 +1,13 @@
-"""A static, self-contained HTML page for a sweep: description, tables and embedded PNG figures.
+"""A static HTML page for a sweep: description, tables and the report's PNG figures.
 
-Images are inlined as data URIs (and link to their files), styles are inline: the page opens from
-disk or an archive with no network and no external JS/CSS.
+Images are the report's own files under ``plots/``, referenced by relative paths rather than
+inlined a second time as data URIs (which made a many-setting study page several MiB); styles are
+inline. The page opens from its report folder, on disk or unpacked from an archive, with no network
+and no external JS/CSS.
 """
 
 from __future__ import annotations
 
-import base64
 import html
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,10 +86,9 @@ def render_dashboard(
 
 
 def _plot(plot: Plot, root: Path) -> str:
-    data = base64.b64encode(plot.path.read_bytes()).decode("ascii")
     href = html.escape(plot.path.relative_to(root).as_posix())
     caption = html.escape(plot.caption)
     return (
-        f"<figure><a href='{href}'><img alt='{caption}' src='data:image/png;base64,{data}'></a>"
+        f"<figure><a href='{href}'><img alt='{caption}' src='{href}'></a>"
         f"<figcaption>{caption}</figcaption></figure>"
     )
