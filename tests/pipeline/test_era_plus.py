@@ -9,7 +9,11 @@ from pathlib import Path
 import pytest
 
 from era_exp.adapters.store import load_adapter
+from era_exp.config import ConfigError
+from era_exp.pipeline.results import TRACE_FILE
 from era_exp.pipeline.run import run
+from era_exp.report.selection import shared_epoch, split_halves
+from era_exp.stages.monitor import load_trace
 from helpers.config import TINY_BUILTIN
 
 
@@ -55,3 +59,40 @@ def test_tiny_era_plus_on_the_builtin_task(run_config, tmp_path: Path) -> None:
     )
     assert adapter.kind == meta.kind == "doc_residual"
     assert meta.method == "era_plus" and meta.kind == "doc_residual" and (meta.d_in, meta.d_out) == (768, 384)
+
+
+def test_stage2_trace_records_every_epoch_and_changes_no_number(run_config, tmp_path: Path) -> None:
+    """stage2/trace=per_query: each monitor call's per-query validation nDCG@10, the starting weights
+    first; its means are the monitor's history, replaying Stage 2's rule on it finds the kept epoch,
+    and the run's scores equal those of the same run without the trace."""
+    tiny = (*TINY_BUILTIN, "method=era_plus", "stage2.nominal_epochs=6", "stage2.patience=2")
+    plain = run(run_config(*tiny), tmp_path / "plain")
+    traced = run(run_config(*tiny, "stage2/trace=per_query"), tmp_path / "traced")
+    assert (
+        traced["overall"] == plain["overall"]
+        and traced["validation"]["overall"] == plain["validation"]["overall"]
+    )
+    stage = traced["stages"]["adaptation"]
+    assert stage["trace_file"] == TRACE_FILE and "trace" not in stage
+    factors, trace = load_trace(tmp_path / "traced" / TRACE_FILE)
+    assert factors == (1.0, 0.25, 0.5, 0.75)
+    ((task, values),) = trace.items()
+    assert task == "stdlib-codesearch"
+    assert values.shape == (stage["epochs"] + 1, len(factors), traced["split_sizes"][task]["val"])
+    assert values[:, 0, :].mean(axis=1) == pytest.approx(stage["monitor_history"], abs=1e-6)
+    assert (values[0] == values[0, 0]).all(), (
+        "shrinking the starting weights toward themselves changes nothing"
+    )
+    replayed = shared_epoch(values[:, 0, :].mean(axis=1), patience=2)
+    assert replayed.call == stage["best_epoch"] + 1 and replayed.last == stage["epochs"]
+    # With one task, letting each task choose is the shared choice: the split-halves replay agrees.
+    scores = split_halves(trace, factors, patience=2, splits=3)
+    assert scores["each task its own epoch"] == scores["shared epoch (shipped)"]
+    assert scores["each task its shrink factor"] == scores["one shrink factor for all tasks"]
+    shipped = scores["shared epoch (shipped)"]
+    assert shipped.below_shipped == 0 and 0 <= shipped.mean <= 1
+
+
+def test_stage2_trace_needs_the_retrieval_monitor(run_config) -> None:
+    with pytest.raises(ConfigError, match=r"stage2\.monitor=val_ndcg@10"):
+        run_config("method=era", "stage2/trace=per_query")
