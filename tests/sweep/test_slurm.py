@@ -64,8 +64,8 @@ def _sacct(job_id: int) -> dict[str, str]:
 def test_fake_slurm_runs_a_submitit_array_with_the_slurm_environment(
     fake_slurm: Path, tmp_path: Path
 ) -> None:
-    executor = submitit.AutoExecutor(folder=tmp_path / "submitit" / "%j", cluster="slurm")
-    assert executor.cluster == "slurm"  # srun is on PATH, so submitit takes this for a cluster
+    executor = submitit.AutoExecutor(folder=tmp_path / "submitit" / "%j")
+    assert executor.cluster == "slurm"  # srun is on PATH, so submitit takes this host for a cluster
     executor.update_parameters(timeout_min=5, gpus_per_node=1, slurm_array_parallelism=2)
     show = "echo $SLURM_ARRAY_JOB_ID $SLURM_ARRAY_TASK_ID $SLURM_PROCID $SLURM_NTASKS $SLURM_GPUS_PER_NODE"
     commands = [
