@@ -213,22 +213,25 @@ def test_a_failed_slurm_job_names_its_shard_and_a_rerun_encodes_only_what_it_lef
     fake_slurm: Path, grid: list[str], tmp_path: Path
 ) -> None:
     sweep = tmp_path / "sweep"
-    launch = ["hydra/launcher=slurm", f"hydra.sweep.dir={sweep}", "encode.array_jobs=2"]
+    launch = ["hydra/launcher=slurm", f"hydra.sweep.dir={sweep}"]
     # The batch script's setup lines arm the fault in array task 1 only: it dies after one chunk.
     fault = "hydra.launcher.setup=['test $SLURM_ARRAY_TASK_ID != 1 || export ERA_FAULT=encode.commit']"
-    failed = era_encode(*grid, *launch, fault)
+    failed = era_encode(*grid, *launch, "encode.array_jobs=3", fault)
     assert failed.returncode != 0
-    assert "era-encode --shard 1/2 failed (killed by SIGKILL)" in failed.stderr
-    assert "1 of 2 encode jobs did not finish (--shard 1/2)" in failed.stderr
+    assert "era-encode --shard 1/3 failed (killed by SIGKILL)" in failed.stderr
+    assert "1 of 3 encode jobs did not finish (--shard 1/3)" in failed.stderr
     assert not (sweep / "shard-1" / encode.SUMMARY_FILE).exists()
-    shard_0 = json.loads((sweep / "shard-0" / encode.SUMMARY_FILE).read_text())
+    done = [json.loads((sweep / f"shard-{i}" / encode.SUMMARY_FILE).read_text()) for i in (0, 2)]
+    shard_1 = done[0]["needed"] - sum(part["shard"]["texts"] for part in done)
     left = _missing(grid, tmp_path)
-    assert 0 < left < shard_0["needed"] - shard_0["encoded"], "the dead job committed a chunk first"
+    assert 0 < left < shard_1, "the dead job committed a chunk first"
 
+    # Rerun as 2 jobs into the same folder: shard-2's summary from the first array must not count.
     summary = tmp_path / "rerun.json"
-    rerun = era_encode(*grid, *launch, "--summary", str(summary))
+    rerun = era_encode(*grid, *launch, "encode.array_jobs=2", "--summary", str(summary))
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     result = json.loads(summary.read_text())
-    assert [job["encoded"] for job in result["jobs"]] == [0, left]
-    assert result["encoded"] == left and result["hits"] == result["needed"] - left
+    assert [job["count"] for job in result["jobs"]] == [2, 2]
+    assert result["encoded"] == sum(job["encoded"] for job in result["jobs"]) == left
+    assert result["hits"] == result["needed"] - left
     assert _missing(grid, tmp_path) == 0
