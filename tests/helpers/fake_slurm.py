@@ -14,15 +14,15 @@ It emulates the scheduler's command-line interface as submitit drives it, nothin
   returns the highest exit status.
 - ``sacct -j ID -o FIELDS --parsable2`` reports states like SLURM's accounting: array tasks that
   started one per line, those still pending folded into ``ID_[i-j%P]``, ``.batch`` steps.
-- ``squeue`` lists what is pending or running; ``scancel ID|ID_i|--me [--signal SIG]`` cancels:
-  SIGTERM, then SIGKILL after ``FAKE_SLURM_KILL_WAIT`` seconds (SLURM's KillWait, default 2).
+- ``squeue`` lists what is pending or running; ``scancel ID|ID_i|--me`` cancels: SIGTERM, then
+  SIGKILL after ``FAKE_SLURM_KILL_WAIT`` seconds (SLURM's KillWait, default 2).
 
 The cluster is this one host (a request for more than one node is refused, as SLURM refuses a
 request its nodes cannot meet); nothing is allocated, so ``--gpus-per-node``, ``--mem`` and
 ``--cpus-per-task`` only set their variables. Not emulated: ``--signal`` before the time limit,
-requeueing (``scontrol``), dependencies. State lives in ``$FAKE_SLURM_DIR``; job ids count up
-from ``$FAKE_SLURM_FIRST_ID`` (1000), and SLURM never reuses one, so clusters that share a
-submitting process (submitit caches finished states by id) need ranges of their own.
+``scancel --signal``, requeueing (``scontrol``), dependencies. State lives in ``$FAKE_SLURM_DIR``;
+job ids count up from ``$FAKE_SLURM_FIRST_ID`` (1000), and SLURM never reuses one, so clusters
+that share a submitting process (submitit caches finished states by id) need ranges of their own.
 :func:`install` puts the commands in a folder to prepend to ``PATH``.
 """
 
@@ -179,10 +179,9 @@ def sbatch(argv: list[str]) -> int:
             "options": options,
             "cwd": options.get("chdir", os.getcwd()),
             "env": dict(os.environ),
-            "submitted": time.time(),
             "limit": limit,
             "tasks": [
-                {"index": index, "job_id": first + n, "state": "PENDING", "exit": "0:0", "pid": None}
+                {"index": index, "job_id": first + n, "state": "PENDING", "exit": "0:0"}
                 for n, index in enumerate(indices)
             ],
         }
@@ -324,7 +323,7 @@ def slurmd(argv: list[str]) -> int:
                 if task["state"] == "PENDING" and len(running) < (record["limit"] or len(tasks)):
                     proc = _start(state, record, task)
                     running[pos] = (proc, time.time())
-                    task |= {"state": "RUNNING", "pid": proc.pid, "start": time.time()}
+                    task |= {"state": "RUNNING", "start": time.time()}
             _save(state, record)
         if not running and all(t["state"] in FINISHED for t in tasks):
             return 0
@@ -436,15 +435,14 @@ def _wanted(spec: list[str], state: Path) -> list[dict]:
 
 
 def sacct(argv: list[str]) -> int:
-    fields, picked, separator, trailing, header, steps = (
+    """Accounting rows of the jobs named by ``-j`` (all without), ``-o`` fields, ``--parsable2``."""
+    fields, picked, parsable, steps, args = (
         ["JobID", "JobName", "State", "ExitCode"],
         [],
-        None,
-        "",
+        False,
         True,
-        True,
+        list(argv),
     )
-    args = list(argv)
     while args:
         flag = args.pop(0)
         key, _, value = flag.partition("=")
@@ -453,24 +451,20 @@ def sacct(argv: list[str]) -> int:
         elif key in ("-j", "--jobs"):
             picked.append(value or args.pop(0))
         elif key in ("-P", "--parsable2"):
-            separator = "|"
-        elif key in ("-p", "--parsable"):
-            separator, trailing = "|", "|"
-        elif key in ("-n", "--noheader"):
-            header = False
+            parsable = True
         elif key in ("-X", "--allocations"):
             steps = False
         else:
             raise SlurmError(f"unsupported option {flag!r}")
-    if separator is None:
-        raise SlurmError("this fake sacct prints --parsable or --parsable2 output only")
+    if not parsable:
+        raise SlurmError("this fake sacct prints --parsable2 output only")
     known = ("JobID", "JobIDRaw", "JobName", "State", "ExitCode", "NodeList", "Partition", "Elapsed")
     if unknown := [f for f in fields if f not in known]:
         raise SlurmError(f"Invalid field requested: {unknown[0]!r}")
-    lines = [separator.join(fields) + trailing] if header else []
+    lines = ["|".join(fields)]
     with _locked() as state:
         for record in _wanted(picked, state):
-            lines += [separator.join(row[f] for f in fields) + trailing for row in _rows(record, steps)]
+            lines += ["|".join(row[f] for f in fields) for row in _rows(record, steps)]
     print("\n".join(lines), flush=True)
     return 0
 
@@ -509,34 +503,18 @@ def squeue(argv: list[str]) -> int:
 
 
 def scancel(argv: list[str]) -> int:
-    sig, targets, everything, args = None, [], False, list(argv)
-    while args:
-        flag = args.pop(0)
-        key, _, value = flag.partition("=")
-        if key in ("-s", "--signal"):
-            sig = value or args.pop(0)
-        elif key == "--me":
-            everything = True
-        elif flag.startswith("-"):
-            raise SlurmError(f"unsupported option {flag!r}")
-        else:
-            targets.append(flag)
-    if not targets and not everything:
+    """Cancel jobs (``ID``, ``ID_i``, or ``--me``): pending tasks never start, running ones are stopped."""
+    targets = [a for a in argv if a != "--me"]
+    if unsupported := [a for a in targets if a.startswith("-")]:
+        raise SlurmError(f"unsupported option {unsupported[0]!r}")
+    if not targets and "--me" not in argv:
         raise SlurmError("No job identification provided")
-    number = (
-        getattr(signal, sig if sig is None or sig.startswith("SIG") else f"SIG{sig}", None) if sig else None
-    )
-    if sig and number is None:
-        raise SlurmError(f"Unknown job signal: {sig}")
     with _locked() as state:
         for record in jobs(state):
-            chosen = [t for t in record["tasks"] if everything or _names(record, t) & set(targets)]
-            for task in chosen:
-                if number is not None:
-                    if task["state"] == "RUNNING":
-                        _signal_group(task["pid"], number)
-                elif task["state"] in ("PENDING", "RUNNING"):
-                    task["state"] = "CANCELLED"  # the daemon stops a running one (SIGTERM, then SIGKILL)
+            for task in record["tasks"]:
+                chosen = "--me" in argv or _names(record, task) & set(targets)
+                if chosen and task["state"] in ("PENDING", "RUNNING"):
+                    task["state"] = "CANCELLED"  # the daemon stops a running one: SIGTERM, then SIGKILL
             _save(state, record)
     return 0
 
