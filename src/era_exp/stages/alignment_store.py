@@ -66,7 +66,7 @@ def device_label(device: torch.device) -> str:
     return str(device)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Stage1Inputs:
     """Everything that determines a Stage-1 outcome, as Stage 1 is about to receive it.
 
