@@ -50,6 +50,8 @@ RECORD_FILE = "stage1.json"
 LOCK_FILE = ".lock"
 # Raised when what an outcome holds or how its key is made changes, so older entries are not read.
 FORMAT = 1
+# Keys of a Stage-1 report that say where its outcome came from, not what it is (with ``seconds``).
+PROVENANCE = ("reused", "computed_seconds", "stage1_key")
 
 
 def _hash_tensor(digest: Any, name: str, tensor: Tensor) -> None:
