@@ -29,6 +29,7 @@ GROUPS = {
     "stage1/loss": "stage1/loss",
     "stage2": "stage2",
     "stage2/objective": "stage2/objective",
+    "stage2/trace": "stage2/trace",
     "hydra/launcher": "hydra/launcher",
     "hparams_search": "hparams_search",
     "+experiment": "experiment",

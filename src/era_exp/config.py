@@ -135,6 +135,8 @@ class AdaptationConfig:
     ``monitor`` is what early stopping and the kept weights follow: the validation pairs' loss
     (``val_loss``, the paper's), or nDCG@10 of the validation queries retrieved from their full
     corpora (``val_ndcg@10``), where the weights Stage 2 starts from are a candidate too.
+    ``trace`` (``stage2/trace``, with ``val_ndcg@10``) records every epoch's per-query validation
+    nDCG@10 to ``stage2_trace.npz``, to judge selection rules afterwards; it changes no number.
     """
 
     lr: float = 1.0e-5
@@ -145,6 +147,7 @@ class AdaptationConfig:
     patience: int = 5
     monitor: Stage2Monitor = Stage2Monitor.val_loss  # type: ignore[attr-defined]
     objective: Node = MISSING
+    trace: Node | None = None
 
     def __post_init__(self) -> None:
         _check(self.lr > 0, "stage2.lr", "> 0", self.lr)
@@ -153,6 +156,10 @@ class AdaptationConfig:
         _check(0.0 <= self.warmup_fraction < 1.0, "stage2.warmup_fraction", "in [0, 1)", self.warmup_fraction)
         _check(self.nominal_epochs >= 1, "stage2.nominal_epochs", ">= 1", self.nominal_epochs)
         _check(self.patience >= 1, "stage2.patience", ">= 1", self.patience)
+        if self.trace is not None and str(self.monitor) != "val_ndcg@10":
+            raise ConfigError(
+                "stage2.trace records the validation retrieval monitor: it needs stage2.monitor=val_ndcg@10"
+            )
 
 
 @dataclass

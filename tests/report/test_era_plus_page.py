@@ -15,6 +15,7 @@ from era_exp.cli.era_plus import (
     idea_specs,
     mpnet_zero_shot,
     restricted,
+    trace_specs,
 )
 from era_exp.cli.results import Points
 
@@ -55,3 +56,18 @@ def test_the_final_runs_at_the_idea_ratios_are_the_ideas_runs(tmp_path: Path) ->
     assert ideas[("align-only", 0.05)] == ideas[("align-only", 0.2)], "ratio-free ideas run once"
     distinct = set(ideas.values()) | set(final.values())
     assert len(distinct) == len(IDEAS) * len(IDEA_RATIOS) - 2 + 1 + 2 * (len(RATIOS) - len(IDEA_RATIOS))
+
+
+def test_trace_runs_are_the_shipped_recipe_run_to_its_nominal_end(run_config, tmp_path: Path) -> None:
+    """What the per-task selection rules replay: era_plus as shipped, its trace recorded, and early
+    stopping left to the replay (patience = nominal epochs)."""
+    study = PairStudy("mpnet_to_minilm", "mpnet→MiniLM", Points("mair-lite", tmp_path, None))
+    shipped = run_config("pair=mpnet_to_minilm", "method=era_plus")
+    specs = trace_specs(study)
+    assert sorted(ratio for _, ratio in specs) == sorted(RATIOS)
+    for _, overrides in specs.values():
+        cfg = run_config(*overrides)
+        assert cfg.stage2.trace is not None and cfg.stage2.patience == cfg.stage2.nominal_epochs
+        for key in ("lr", "monitor", "nominal_epochs", "objective"):
+            assert cfg.stage2[key] == shipped.stage2[key], key
+        assert cfg.adapter == shipped.adapter and cfg.stage1 == shipped.stage1

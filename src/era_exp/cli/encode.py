@@ -20,11 +20,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +33,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from era_exp.config import conf_dir
+from era_exp.config import conf_dir, register_configs
 from era_exp.embed.distributed import EncodeSettings, use_local_device
 from era_exp.io import atomic_write_json
 from era_exp.sweep.naming import register_resolvers
@@ -163,6 +164,7 @@ def launch_array(split: Overrides, settings: EncodeSettings) -> dict:
     manifest = sweep_dir.resolve() / MANIFEST_FILE
     atomic_write_json(manifest, {"grid": split.grid, "encode": split.encode, "jobs": settings.array_jobs})
     register_resolvers()
+    register_configs()
     argv = [
         "era-encode",
         "--multirun",
@@ -171,11 +173,22 @@ def launch_array(split: Overrides, settings: EncodeSettings) -> dict:
         f"+encode_shard=range(0,{settings.array_jobs})",
         f"+encode_manifest={manifest}",
     ]
-    with _argv(argv):
+    summaries = [sweep_dir / f"shard-{index}" / SUMMARY_FILE for index in range(settings.array_jobs)]
+    for path in summaries:  # left by an earlier array in this folder: only this array's jobs count
+        path.unlink(missing_ok=True)
+    # A failed job makes Hydra print its error and exit; the summaries tell which jobs finished.
+    with suppress(SystemExit), _argv(argv):
         _array_job()
-    parts = [json.loads(p.read_text()) for p in sorted(sweep_dir.glob(f"shard-*/{SUMMARY_FILE}"))]
-    if len(parts) != settings.array_jobs:
-        raise RuntimeError(f"{len(parts)} of {settings.array_jobs} encode jobs reported in {sweep_dir}")
+    missing = [index for index, path in enumerate(summaries) if not path.is_file()]
+    if missing:
+        shards = ", ".join(f"{index}/{settings.array_jobs}" for index in missing)
+        raise SystemExit(
+            f"era-encode: {len(missing)} of {settings.array_jobs} encode jobs did not finish "
+            f"(--shard {shards}); see the error above and the job logs under {sweep_dir} (shard-<i>/, "
+            ".submitit/). What they committed is in the cache: rerunning the same command encodes only "
+            "what is missing."
+        )
+    parts = [json.loads(path.read_text()) for path in summaries]
     first = parts[0]
     return {
         "points": first["points"],
@@ -197,7 +210,10 @@ def _array_job(cfg: DictConfig) -> None:
     out = Path(HydraConfig.get().runtime.output_dir) / SUMMARY_FILE
     shard = f"{cfg.encode_shard}/{manifest['jobs']}"
     command = [sys.executable, "-m", "era_exp.cli.encode", "--shard", shard, "--summary", str(out)]
-    subprocess.run([*command, *manifest["grid"], *manifest["encode"]], check=True)
+    code = subprocess.run([*command, *manifest["grid"], *manifest["encode"]]).returncode
+    if code:
+        how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
+        raise RuntimeError(f"era-encode --shard {shard} failed ({how}); its output is in this job's log")
 
 
 if __name__ == "__main__":

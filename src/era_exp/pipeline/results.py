@@ -29,7 +29,8 @@ LOCK_FILE = ".run.lock"
 # Sub-folder of a run holding the validation split's TREC run and qrels files.
 VALIDATION_DIR = "validation"
 # What the pipeline writes into a run folder besides DONE: shared between points, cleared before a redo.
-RUN_OUTPUTS = (RESULTS_FILE, "runs", "qrels", VALIDATION_DIR, "adapter")
+TRACE_FILE = "stage2_trace.npz"
+RUN_OUTPUTS = (RESULTS_FILE, "runs", "qrels", VALIDATION_DIR, "adapter", TRACE_FILE)
 # Config keys that change where or how a run is logged, not what it computes.
 _NOT_IDENTITY = {"paths", "logger", "hydra", "skip_completed", "sweep", "threads", "reuse_stage1"}
 # Data keys that say where the data lies or which version to fetch; the data fingerprint stands for
@@ -39,7 +40,11 @@ _DATA_LOCATION = {"root", "queries", "docs", "queries_revision", "docs_revision"
 _DATA_MEMORY = {"resident_mib"}
 # Keys added after runs were recorded, left out of the identity while they hold the value every
 # earlier run had, so those runs keep their keys (and complete results are still reused).
-_ADDED_WITH_DEFAULT = {("adapter", "inputs"): "query", ("stage2", "monitor"): "val_loss"}
+_ADDED_WITH_DEFAULT = {
+    ("adapter", "inputs"): "query",
+    ("stage2", "monitor"): "val_loss",
+    ("stage2", "trace"): "None",
+}
 # File digests of the data, kept beside the embedding cache so each data file is read once.
 DIGEST_CACHE = "data-digests.json"
 

@@ -17,6 +17,7 @@ from era_exp.pipeline.objective import optimized_metric, validation_objective
 from era_exp.pipeline.plan import MethodStages, plan_from_config
 from era_exp.pipeline.profiling import peak_rss_mib, phase
 from era_exp.pipeline.results import (
+    TRACE_FILE,
     clear_outputs,
     completed_results,
     data_fingerprint,
@@ -26,7 +27,7 @@ from era_exp.pipeline.results import (
 )
 from era_exp.pipeline.score import score_tasks, score_validation, summarize
 from era_exp.pipeline.threads import cpu_threads, run_threads
-from era_exp.pipeline.train import check_buildable, train_stages
+from era_exp.pipeline.train import TRACE_KEY, check_buildable, train_stages
 from era_exp.stages.trainer import Engine
 
 
@@ -74,6 +75,9 @@ def _compute(
     with phase(profile, "encode"):
         prefetch(plans, emb, cfg)
     adapter, stages = train_stages(plans, emb, cfg, trainer_kwargs, profile, engine)
+    if (trace := stages.get("adaptation", {}).pop(TRACE_KEY, None)) is not None:
+        trace.save(out_dir / TRACE_FILE)
+        stages["adaptation"]["trace_file"] = TRACE_FILE
     if adapter is not None:
         _save_adapter(out_dir, adapter, emb, cfg, stages)
     with phase(profile, "evaluate"):

@@ -26,11 +26,14 @@ from era_exp.pipeline.profiling import phase
 from era_exp.stages.adaptation import train_adaptation
 from era_exp.stages.alignment import alignment_threads, train_alignment
 from era_exp.stages.alignment_store import AlignmentStore, Stage1Inputs, device_label
-from era_exp.stages.monitor import RetrievalMonitor
+from era_exp.stages.monitor import MonitorTrace, RetrievalMonitor
 from era_exp.stages.pairs import PairSet, build_pairs, concat_pairs
 from era_exp.stages.trainer import Engine, computing_options, seed_all, stage_device
 
 log = logging.getLogger(__name__)
+
+# Where the Stage-2 report holds the recorded trace (stage2.trace) until the run writes it.
+TRACE_KEY = "trace"
 
 
 def check_buildable(cfg: DictConfig) -> None:
@@ -82,6 +85,8 @@ def train_stages(
     """Stage 1 and/or Stage 2 on the training tasks, on ``engine``; ``(adapter, report)``.
 
     Each stage's wall time and peak memory go to ``profile["stage1"]`` / ``profile["stage2"]``.
+    With ``stage2.trace``, ``report["adaptation"][TRACE_KEY]`` is the recorded
+    :class:`~era_exp.stages.monitor.MonitorTrace`, for the run to save.
     """
     profile = {} if profile is None else profile
     stages = MethodStages.of(cfg.method)
@@ -193,7 +198,11 @@ def _adapt(
     train, val = concat_pairs(parts["train"]), concat_pairs(parts["val"])
     settings: AdaptationConfig = instantiate(cfg.stage2, _convert_="object")
     monitor = RetrievalMonitor.build(monitored) if retrieval else None
+    trace: MonitorTrace | None = settings.trace  # the config requires the retrieval monitor with it
+    if trace is not None and monitor is not None:
+        monitor = trace.watch(monitor)
     result = train_adaptation(
         adapter, train, val, settings, cfg.seed, trainer_kwargs=trainer_kwargs, engine=engine, monitor=monitor
     )
-    return {"teacher": teacher.name, "train_pairs": len(train), "val_pairs": len(val), **result}
+    report = {"teacher": teacher.name, "train_pairs": len(train), "val_pairs": len(val), **result}
+    return report if trace is None else {**report, TRACE_KEY: trace}
