@@ -160,6 +160,7 @@ def run_point(
         f"paths.cache_dir={cache}",
         f"hydra.run.dir={out}",
         "skip_completed=false",
+        "reuse_stage1=false",  # every ERA run at a scale trains its Stage 1, as the figures say
     ]
     env = _env(HF_DATASETS_CACHE=str(hf_cache))
     command = [sys.executable, "-m", "era_exp.cli.run", *overrides]

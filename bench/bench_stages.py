@@ -43,7 +43,8 @@ CASES = {
         "pair=mpnet_to_minilm",
     ],
 }
-ERA = ["method=era", "train_ratio=0.2"]
+# Stage 1 trained, never reused from the Stage-1 store, so both stages' calls are captured.
+ERA = ["method=era", "train_ratio=0.2", "reuse_stage1=false"]
 
 
 def capture(overrides: list[str]) -> tuple[dict, dict]:

@@ -2,7 +2,8 @@
 
 Three passes share one fresh embedding cache:
 cold   — ``era-encode`` on an empty cache, then the multirun into a new sweep folder;
-warm   — the same multirun into another new folder (every point computed or reused, nothing encoded);
+warm   — the same multirun into another new folder (every point computed or reused, nothing encoded),
+         on an empty Stage-1 store of its own, so each pair's Stage 1 is trained once in the pass;
 resume — the warm multirun again into its own folder (every point found complete and skipped).
 Reports wall time per pass, the warm time per grid point, how many points were computed versus
 reused from a twin with the same run key, and texts encoded versus distinct texts the grid needs
@@ -62,6 +63,8 @@ def main() -> None:
         def multirun(name: str) -> float:
             sweep = [
                 f"hydra.sweep.dir={root / name}",
+                # Each pass starts on an empty Stage-1 store: a pair's Stage 1 is trained once per pass.
+                f"paths.stage1_dir={root / f'stage1-{name}'}",
                 "hydra/launcher=parallel",
                 f"hydra.launcher.n_jobs={args.jobs}",
             ]

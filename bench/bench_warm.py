@@ -24,6 +24,11 @@ computed again), the difference of the fastest of each. A case whose embeddings 
 the cache is not run (it would encode, for hours with mpnet on CPU): it is recorded as not
 measured, with the count of missing texts. The authors' figures for ERA on 11 tasks on 2 cores
 are written beside them.
+
+Every case computes its Stage 1 (``reuse_stage1=false``) except the *further point* of a pair:
+the same ERA point measured after a run at train ratio 0.1 stored the pair's Stage 1 in a fresh
+Stage-1 store of its own (``paths.stage1_dir``), as every later point of a train-ratio sweep or
+trial of a Stage-2 search finds it. ``--cases`` measures some cases only (into another ``--out``).
 """
 
 from __future__ import annotations
@@ -51,13 +56,26 @@ ELEVEN_TASKS = f"{REFERENCE_TASKS},HumanEval-X,NFCorpus,SciFact"
 TASK_SETS = {"8 reference tasks": REFERENCE_TASKS, "11 tasks": ELEVEN_TASKS}
 PAIRS = {"MiniLM→MiniLM": "minilm_to_minilm", "mpnet→MiniLM": "mpnet_to_minilm"}
 ONE_THREAD, ALL_CORES = "1 thread", "threads = cores"
-# (method, pair, task set, thread settings): the authors' setting first.
+# Stage 1 of a case: trained by every measured run, or stored by an earlier point of the pair.
+COMPUTED, STORED = "computed", "stored"
+# The train ratio of the point that stores a further point's Stage 1.
+FILL_RATIO = 0.1
+# (method, pair, task set, thread settings, Stage 1): the authors' setting first.
 CASES = (
-    ("era", "mpnet→MiniLM", "11 tasks", (ONE_THREAD, ALL_CORES)),
-    ("era", "MiniLM→MiniLM", "11 tasks", (ONE_THREAD, ALL_CORES)),
-    ("era", "mpnet→MiniLM", "8 reference tasks", (ONE_THREAD,)),
-    ("zero_shot", "MiniLM→MiniLM", "11 tasks", (ONE_THREAD,)),
+    ("era", "mpnet→MiniLM", "11 tasks", (ONE_THREAD, ALL_CORES), COMPUTED),
+    ("era", "mpnet→MiniLM", "11 tasks", (ONE_THREAD, ALL_CORES), STORED),
+    ("era", "MiniLM→MiniLM", "11 tasks", (ONE_THREAD, ALL_CORES), COMPUTED),
+    ("era", "mpnet→MiniLM", "8 reference tasks", (ONE_THREAD,), COMPUTED),
+    ("zero_shot", "MiniLM→MiniLM", "11 tasks", (ONE_THREAD,), COMPUTED),
 )
+
+
+def case_name(case: tuple) -> str:
+    """A case's name for ``--cases``: method, pair, task count, Stage 1 (era-mpnet_to_minilm-11-stored)."""
+    method, pair, task_set, _, stage1 = case
+    return f"{method}-{PAIRS[pair]}-{len(TASK_SETS[task_set].split(','))}-{stage1}"
+
+
 # The authors' scripts, ERA at ratio 0.2 on 11 mair-lite tasks (5,142 alignment documents, 1,689
 # test queries), 2 CPU cores, torch's default threads, warm embeddings: wall seconds per stage,
 # imports not included.
@@ -133,6 +151,7 @@ def one_run(case_overrides: list[str], out_dir: Path, env: dict[str, str]) -> di
         "ndcg@10": round(results["overall"]["ndcg@10"], 4),
         "stage2_epochs": stages["adaptation"]["epochs"] if "adaptation" in stages else None,
         "alignment_documents": stages["alignment"]["documents"] if "alignment" in stages else None,
+        "stage1_reused": stages["alignment"]["reused"] if "alignment" in stages else None,
         "test_queries": sum(size["scored"] for size in results["split_sizes"].values()),
     }
 
@@ -173,13 +192,33 @@ def in_worker(case_overrides: list[str], repeats: int, env: dict[str, str], tmp:
     }
 
 
+def fill_stage1(case_overrides: list[str], out_dir: Path, env: dict[str, str]) -> dict:
+    """Run the pair's point at ``FILL_RATIO`` once, storing its Stage 1; what that run cost."""
+    ratio = [o for o in case_overrides if not o.startswith("train_ratio=")] + [f"train_ratio={FILL_RATIO}"]
+    filled = one_run(ratio, out_dir, env)
+    if filled["stage1_reused"] is not False:
+        raise RuntimeError(
+            f"the fill run into {out_dir} found Stage 1 stored already: its store is not fresh"
+        )
+    return {
+        "train_ratio": FILL_RATIO,
+        **{key: filled[key] for key in ("wall_seconds", "cpu_seconds", "phases")},
+    }
+
+
 def measure(
-    case: tuple[str, str, str, tuple[str, ...]], args: argparse.Namespace, env: dict[str, str], tmp: str
+    case: tuple[str, str, str, tuple[str, ...], str], args: argparse.Namespace, env: dict[str, str], tmp: str
 ) -> dict:
     """The case's measurements in each of its thread settings, or why it was not measured."""
-    method, pair, task_set, settings = case
+    method, pair, task_set, settings, stage1 = case
     tasks = TASK_SETS[task_set]
-    row: dict = {"method": method, "pair": pair, "task_set": task_set, "tasks": tasks.split(",")}
+    row: dict = {
+        "method": method,
+        "pair": pair,
+        "task_set": task_set,
+        "tasks": tasks.split(","),
+        "stage1": stage1,
+    }
     case_overrides = overrides(method, pair, tasks, args.data_root)
     missing = missing_texts(case_overrides)
     if any(missing.values()):
@@ -193,15 +232,24 @@ def measure(
     for setting in settings:
         extra, setting_env = thread_setting(setting, env)
         slug = "one-thread" if setting == ONE_THREAD else "all-cores"
-        folder = Path(tmp, f"{method}-{PAIRS[pair]}-{len(row['tasks'])}-{slug}")
+        folder = Path(tmp, f"{case_name(case)}-{slug}")
+        if stage1 == STORED:  # a Stage-1 store of this measurement's own, filled by an earlier point
+            extra = [*extra, f"paths.stage1_dir={folder / 'stage1'}"]
+            filled = fill_stage1([*case_overrides, *extra], folder / "fill", setting_env)
+        else:
+            extra = [*extra, "reuse_stage1=false"]
         load_before = os.getloadavg()
         runs = [
             one_run([*case_overrides, *extra], folder / f"run-{i}", setting_env) for i in range(args.repeats)
         ]
         warm = [r for r in runs if r["texts_encoded"] == 0]
         measurement: dict = {"threads": setting, "load_avg_start": load_before, "repeats": runs}
+        if stage1 == STORED:
+            measurement["stage1_filled_by"] = filled
         if not warm:
             measurement["not_measured"] = "every repeat encoded texts"
+        elif any(r["stage1_reused"] != (stage1 == STORED) for r in runs if r["stage1_reused"] is not None):
+            raise RuntimeError(f"{case_name(case)}: a repeat's Stage 1 was not {stage1} as the case requires")
         else:
             measurement["best"] = min(warm, key=lambda r: r["wall_seconds"])
             if method == "era" and task_set == "11 tasks":
@@ -210,9 +258,8 @@ def measure(
                 )
         measurement["load_avg_end"] = os.getloadavg()
         row["measurements"].append(measurement)
-        print(
-            json.dumps({"case": f"{method} {pair}, {task_set}, {setting}", **_shown(measurement)}), flush=True
-        )
+        shown = {"case": f"{method} {pair}, {task_set}, {setting}, Stage 1 {stage1}", **_shown(measurement)}
+        print(json.dumps(shown), flush=True)
     return row
 
 
@@ -234,14 +281,21 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", default=str(run_all.RESULTS / "warm_run.json"))
     parser.add_argument("--no-render", action="store_true", help="leave docs/benchmarks.md as it is")
+    names = [case_name(case) for case in CASES]
+    parser.add_argument(
+        "--cases", nargs="+", choices=names, help="measure only these cases (into another --out)"
+    )
     args = parser.parse_args()
+    cases = [case for case in CASES if args.cases is None or case_name(case) in args.cases]
+    if args.cases and Path(args.out).resolve() == (run_all.RESULTS / "warm_run.json").resolve():
+        parser.error("--cases measures part of the page's cases: write them to another --out")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "ERA_QUIET": "1"}
     load_before = os.getloadavg()
     if load_before[0] > 0.5:
         print(f"warning: load average {load_before[0]:.1f}: the cores are not idle", file=sys.stderr)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="era-bench-warm-") as tmp:
-        rows = [measure(case, args, env, tmp) for case in CASES]
+        rows = [measure(case, args, env, tmp) for case in cases]
     authors_low = sum(AUTHORS[k][0] for k in ("stage1", "stage2", "evaluate"))
     authors_high = sum(AUTHORS[k][1] for k in ("stage1", "stage2", "evaluate"))
     out = {
@@ -259,7 +313,7 @@ def main() -> None:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
     print("\n".join(run_all.warm_section(out)))
-    if not args.no_render:
+    if not args.no_render and not args.cases:
         run_all.PAGE.write_text(run_all.render(), encoding="utf-8")
         print(f"wrote {args.out} and {run_all.PAGE}")
 

@@ -241,6 +241,9 @@ class RunConfig:
     # CPU threads the run computes on; null: what the environment gives (OMP_NUM_THREADS, the
     # parallel launcher's share of the cores per job), at most the usable CPUs. Not in the run key.
     threads: int | None = None
+    # Reuse a Stage-1 outcome another run computed from the same inputs (paths.stage1_dir); the
+    # numbers are bit-identical either way. Not in the run key.
+    reuse_stage1: bool = True
 
     def __post_init__(self) -> None:
         _check(0.0 < self.train_ratio <= 1.0, "train_ratio", "in (0, 1]", self.train_ratio)

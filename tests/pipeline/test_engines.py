@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
 
 import pytest
 import torch
 
-import era_exp.pipeline.train as pipeline_train
 from era_exp.config import compose
 from era_exp.pipeline.run import run
 
@@ -19,29 +17,24 @@ def _comparable(results: dict) -> dict:
     """Results without wall times, memory, paths and cache counters (the first run encodes)."""
     kept = {key: value for key, value in results.items() if key not in VOLATILE}
     kept["stages"] = {
-        name: {k: v for k, v in report.items() if k != "seconds"} if isinstance(report, dict) else report
+        name: {k: v for k, v in report.items() if k not in ("seconds", "stage1_key")}
+        if isinstance(report, dict)
+        else report
         for name, report in results["stages"].items()
     }
     return kept
 
 
 @pytest.mark.slow
-def test_era_on_the_builtin_task_is_identical_under_both_engines(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_era_on_the_builtin_task_is_identical_under_both_engines(tmp_path: Path) -> None:
     # The paper's stage settings: 100 Stage-1 epochs, Stage 2 until early stopping.
     cfg = compose(
         [f"paths.cache_dir={tmp_path / 'cache'}", "data=builtin", "method=era", "train_ratio=0.2"],
         return_hydra_config=False,
     )
     loop = run(cfg, tmp_path / "loop")
-    monkeypatch.setattr(
-        pipeline_train, "train_alignment", partial(pipeline_train.train_alignment, engine="lightning")
-    )
-    monkeypatch.setattr(
-        pipeline_train, "train_adaptation", partial(pipeline_train.train_adaptation, engine="lightning")
-    )
-    trainer = run(cfg, tmp_path / "lightning")
+    trainer = run(cfg, tmp_path / "lightning", engine="lightning")
+    assert not trainer["stages"]["alignment"]["reused"], "the Trainer trains its own Stage 1"
     assert _comparable(loop) == _comparable(trainer)
     assert loop["stages"]["adaptation"]["epochs"] > 1
     weights = [

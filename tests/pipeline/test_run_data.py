@@ -69,9 +69,11 @@ def test_a_selection_matching_no_task_fails_before_any_work(
 
 
 def _numbers(results: dict) -> dict:
-    """What a run computed: every score, split size and stage outcome, without timings or memory."""
+    """What a run computed: every score, split size and stage outcome, without timings or memory
+    (nor whether Stage 1 was trained or loaded from the Stage-1 store)."""
+    dropped = {"reused", "stage1_key"}
     stages = {
-        name: {k: v for k, v in stage.items() if "second" not in k and "time" not in k}
+        name: {k: v for k, v in stage.items() if not ("second" in k or "time" in k or k in dropped)}
         for name, stage in (results.get("stages") or {}).items()
         if isinstance(stage, dict)
     }

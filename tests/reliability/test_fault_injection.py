@@ -42,6 +42,36 @@ def test_a_kill_while_writing_results_leaves_no_finished_run_and_its_temporary_f
         assert rerun[part] == killed_attempt[part], f"{part} differs from the killed attempt's"
 
 
+@pytest.mark.parametrize("point", ["stage1.epoch", "stage2.epoch"])
+def test_an_armed_epoch_fault_kills_the_run_inside_its_stage_even_when_stage1_is_stored(
+    reliability_cache: Path, tmp_path: Path, point: str
+) -> None:
+    overrides = [
+        *BUILTIN,
+        f"paths.cache_dir={reliability_cache}",
+        f"paths.stage1_dir={tmp_path / 'stage1'}",
+        "method=era",
+        "stage1.epochs=3",
+        "stage1.samples_per_task=100",
+        "stage2.nominal_epochs=4",
+    ]
+    stored = run(compose(overrides, return_hydra_config=False), tmp_path / "stored")
+    assert stored["stages"]["alignment"]["reused"] is False
+    out = tmp_path / "killed"
+    killed = subprocess.run(
+        era_run_command(*overrides, f"hydra.run.dir={out}"),
+        capture_output=True,
+        text=True,
+        env=child_env(ERA_FAULT=f"{point}:2"),
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert f"at {point} pass 2" in killed.stderr, "an armed Stage-1 fault trains Stage 1, stored or not"
+    rerun = run(compose(overrides, return_hydra_config=False), out)
+    assert rerun["stages"]["alignment"]["reused"] is True
+    for part in ("overall", "per_task", "per_unit", "validation"):
+        assert rerun[part] == stored[part], part
+
+
 @pytest.mark.parametrize(
     "spec, message",
     [("stage3.epoch", "unknown fault point 'stage3.epoch'"), ("write:0", "positive integer")],

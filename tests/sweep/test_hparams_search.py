@@ -93,6 +93,10 @@ def test_search_optimises_validation_and_resumes_from_its_study(
         )
         for name, value in trial.params.items():
             assert composed_value(ran, name) == value, f"trial {trial.number} ran its {name}"
+    if search == "stage2_optuna":  # Stage 2's parameters leave Stage 1 as it is: trial 1 loads trial 0's
+        first_two = [json.loads((sweep / f"trial-{n}" / RESULTS_FILE).read_text()) for n in (0, 1)]
+        stage1 = [results["stages"]["alignment"] for results in first_two]
+        assert stage1[1]["reused"] is True and stage1[1]["stage1_key"] == stage1[0]["stage1_key"]
 
     launch(monkeypatch, sweep, *command, "hydra.sweeper.n_trials=3")
     resumed = study_of(sweep).get_trials()

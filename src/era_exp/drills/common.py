@@ -15,6 +15,7 @@ from omegaconf import DictConfig
 from era_exp.config import compose
 from era_exp.io import TEMP_SUFFIX
 from era_exp.pipeline.results import RESULTS_FILE
+from era_exp.stages.alignment_store import PROVENANCE
 
 # The parts of results.json a resumed run must reproduce bit for bit (timings, memory, cache
 # statistics and the config's paths legitimately differ between attempts).
@@ -83,8 +84,10 @@ def run_target(cfg: DictConfig, out_dir: Path) -> Callable[[], dict]:
 def comparable(out_dir: Path) -> dict[str, Any]:
     """What must be identical between an uninterrupted and a resumed run, read from ``out_dir``."""
     results = json.loads((out_dir / RESULTS_FILE).read_text())
+    # Timings, and whether Stage 1 was trained or loaded from the Stage-1 store, may differ.
+    dropped = {"seconds", *PROVENANCE}
     stages = {
-        stage: {k: v for k, v in report.items() if k != "seconds"} if isinstance(report, dict) else report
+        stage: {k: v for k, v in report.items() if k not in dropped} if isinstance(report, dict) else report
         for stage, report in results.get("stages", {}).items()
     }
     files = {}

@@ -1,8 +1,10 @@
 """kill -9 at random moments during encoding, Stage 1, Stage 2 and the results write, then resume.
 
 One output folder and one cache take every kill in turn; after each kill the folder must not look
-finished and every committed cache shard must match its record. The resume must then finish with
-results, TREC files and adapter bit-identical to an uninterrupted run on a cold cache.
+finished and every committed cache shard must match its record. Each Stage-1 attempt starts on an
+empty Stage-1 store, so it trains (and may be killed while storing its outcome); later attempts
+and the resume reuse what the last one stored. The resume must then finish with results, TREC
+files and adapter bit-identical to an uninterrupted run on a cold cache.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ def kill_drill(work: Path, overrides: list[str], task_label: str, kills: int, rn
     looked_finished = 0
     bad_shards: list[str] = []
     cold_restarts = 0
+    stage1_clears = 0
     stale_after_write_kills = 0
     attempt_seconds: list[float] = []
     for phase in PHASES:
@@ -71,6 +74,10 @@ def kill_drill(work: Path, overrides: list[str], task_label: str, kills: int, rn
             if phase == "encode" and audit_cache(cache).rows >= distinct:
                 shutil.rmtree(cache)  # nothing left to encode: start the encode kills on a cold cache
                 cold_restarts += 1
+            if phase == "stage1":
+                # An attempt that outlived Stage 1 stored its outcome: empty the store so this one trains.
+                stage1_clears += Path(cfg.paths.stage1_dir).is_dir()
+                shutil.rmtree(cfg.paths.stage1_dir, ignore_errors=True)
             if phase == "write":
                 child = fork(run_target(cfg, out), {"ERA_FAULT": rng.choice(faults)})
                 child.join()
@@ -102,6 +109,7 @@ def kill_drill(work: Path, overrides: list[str], task_label: str, kills: int, rn
         "texts in committed shards after the resume": audit.rows,
         "texts the resume still had to encode": (resume.result or {}).get("cache", {}).get("encoded"),
         "encode kills restarted on a cold cache (cache already complete)": cold_restarts,
+        "Stage-1 kills started on an emptied Stage-1 store (an outcome was stored)": stage1_clears,
         "reference phase seconds": durations,
         "mean seconds per killed attempt": round(sum(attempt_seconds) / max(len(attempt_seconds), 1), 1),
         "drill seconds": timer.seconds,

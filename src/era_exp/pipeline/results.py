@@ -32,7 +32,7 @@ VALIDATION_DIR = "validation"
 TRACE_FILE = "stage2_trace.npz"
 RUN_OUTPUTS = (RESULTS_FILE, "runs", "qrels", VALIDATION_DIR, "adapter", TRACE_FILE)
 # Config keys that change where or how a run is logged, not what it computes.
-_NOT_IDENTITY = {"paths", "logger", "hydra", "skip_completed", "sweep", "threads"}
+_NOT_IDENTITY = {"paths", "logger", "hydra", "skip_completed", "sweep", "threads", "reuse_stage1"}
 # Data keys that say where the data lies or which version to fetch; the data fingerprint stands for
 # what is actually read, so a moved folder keeps the key and changed data changes it.
 _DATA_LOCATION = {"root", "queries", "docs", "queries_revision", "docs_revision", "cache_dir"}

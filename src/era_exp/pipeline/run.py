@@ -28,13 +28,18 @@ from era_exp.pipeline.results import (
 from era_exp.pipeline.score import score_tasks, score_validation, summarize
 from era_exp.pipeline.threads import cpu_threads, run_threads
 from era_exp.pipeline.train import TRACE_KEY, check_buildable, train_stages
+from era_exp.stages.trainer import Engine
 
 
-def run(cfg: DictConfig, out_dir: str | Path, trainer_kwargs: dict | None = None) -> dict:
+def run(
+    cfg: DictConfig, out_dir: str | Path, trainer_kwargs: dict | None = None, engine: Engine = "loop"
+) -> dict:
     """Execute the run ``cfg`` describes, writing everything under ``out_dir``; return its results.
 
-    The folder's lock is held from the check for finished results to DONE, so a second run into
-    the same folder waits and then returns what the first stored.
+    The stages train on ``engine`` (the in-memory loop, or Lightning's Trainer with
+    ``trainer_kwargs``: the same numbers). The folder's lock is held from the check for finished
+    results to DONE, so a second run into the same folder waits and then returns what the first
+    stored.
     """
     out_dir = Path(out_dir)
     validate(cfg)
@@ -52,10 +57,12 @@ def run(cfg: DictConfig, out_dir: str | Path, trainer_kwargs: dict | None = None
         clear_outputs(out_dir)
         threads = run_threads(cfg.get("threads"))
         with cpu_threads(threads):
-            return _compute(cfg, out_dir, key, trainer_kwargs, threads)
+            return _compute(cfg, out_dir, key, trainer_kwargs, threads, engine)
 
 
-def _compute(cfg: DictConfig, out_dir: Path, key: str, trainer_kwargs: dict | None, threads: int) -> dict:
+def _compute(
+    cfg: DictConfig, out_dir: Path, key: str, trainer_kwargs: dict | None, threads: int, engine: Engine
+) -> dict:
     console().info("run %s -> %s", key, out_dir)
     profile: dict[str, dict[str, float]] = {}
     with phase(profile, "load_data"):
@@ -67,7 +74,7 @@ def _compute(cfg: DictConfig, out_dir: Path, key: str, trainer_kwargs: dict | No
     emb = RunEmbeddings(cache, instantiate(cfg.query_embedder), instantiate(cfg.doc_embedder))
     with phase(profile, "encode"):
         prefetch(plans, emb, cfg)
-    adapter, stages = train_stages(plans, emb, cfg, trainer_kwargs, profile)
+    adapter, stages = train_stages(plans, emb, cfg, trainer_kwargs, profile, engine)
     if (trace := stages.get("adaptation", {}).pop(TRACE_KEY, None)) is not None:
         trace.save(out_dir / TRACE_FILE)
         stages["adaptation"]["trace_file"] = TRACE_FILE

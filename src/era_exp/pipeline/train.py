@@ -3,6 +3,8 @@
 Every part is built from its config node with ``hydra.utils.instantiate``: the adapter module
 (``adapter.module``, a partial completed with the embedders' dimensions) and its init
 (``adapter.init``), Stage 1's loss, Stage 2's objective, the miner and the method's teacher.
+Stage 1's outcome is reused from ``paths.stage1_dir`` when another run computed it from the same
+inputs (``reuse_stage1``; :mod:`era_exp.stages.alignment_store`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from era_exp import faults
 from era_exp.config import AdaptationConfig, AlignmentConfig
@@ -22,10 +24,11 @@ from era_exp.pipeline.inputs import adaptation_parts, alignment_samples, method_
 from era_exp.pipeline.plan import MethodStages, TaskPlan
 from era_exp.pipeline.profiling import phase
 from era_exp.stages.adaptation import train_adaptation
-from era_exp.stages.alignment import train_alignment
+from era_exp.stages.alignment import alignment_threads, train_alignment
+from era_exp.stages.alignment_store import AlignmentStore, Stage1Inputs, device_label
 from era_exp.stages.monitor import MonitorTrace, RetrievalMonitor
 from era_exp.stages.pairs import PairSet, build_pairs, concat_pairs
-from era_exp.stages.trainer import seed_all
+from era_exp.stages.trainer import Engine, computing_options, seed_all, stage_device
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +80,9 @@ def train_stages(
     cfg: DictConfig,
     trainer_kwargs: dict | None = None,
     profile: dict | None = None,
+    engine: Engine = "loop",
 ) -> tuple[torch.nn.Module | None, dict]:
-    """Stage 1 and/or Stage 2 on the training tasks; ``(adapter, report)``.
+    """Stage 1 and/or Stage 2 on the training tasks, on ``engine``; ``(adapter, report)``.
 
     Each stage's wall time and peak memory go to ``profile["stage1"]`` / ``profile["stage2"]``.
     With ``stage2.trace``, ``report["adaptation"][TRACE_KEY]`` is the recorded
@@ -94,17 +98,42 @@ def train_stages(
     if stages.alignment:
         with phase(profile, "stage1"):
             stage_kwargs = faults.with_epoch_fault(trainer_kwargs, "stage1.epoch")
-            report["alignment"] = _align(adapter, plans, emb, cfg, stage_kwargs)
+            store = stage1_store(cfg, trainer_kwargs)
+            report["alignment"] = _align(adapter, plans, emb, cfg, stage_kwargs, engine, store)
     if stages.adaptation:
         with phase(profile, "stage2"):
             stage_kwargs = faults.with_epoch_fault(trainer_kwargs, "stage2.epoch")
-            report["adaptation"] = _adapt(adapter, plans, emb, cfg, stage_kwargs)
+            report["adaptation"] = _adapt(adapter, plans, emb, cfg, stage_kwargs, engine)
     adapter.eval()
     return adapter, report
 
 
-def _align(adapter, plans: Sequence[TaskPlan], emb: RunEmbeddings, cfg: DictConfig, trainer_kwargs) -> dict:
-    """Stage 1 on identical texts: only the sampled documents meet the query model."""
+def stage1_store(cfg: DictConfig, trainer_kwargs: dict | None) -> AlignmentStore | None:
+    """Where this run reuses and stores Stage-1 outcomes, or None to compute Stage 1 unstored.
+
+    None when ``reuse_stage1`` is off, or when Trainer options that may change what Stage 1
+    computes are given (anything beyond loggers and progress output): those are not in the key.
+    """
+    if not cfg.get("reuse_stage1", True) or computing_options(trainer_kwargs):
+        return None
+    return AlignmentStore(cfg.paths.stage1_dir)
+
+
+def _align(
+    adapter,
+    plans: Sequence[TaskPlan],
+    emb: RunEmbeddings,
+    cfg: DictConfig,
+    trainer_kwargs,
+    engine: Engine,
+    store: AlignmentStore | None,
+) -> dict:
+    """Stage 1 on identical texts: only the sampled documents meet the query model.
+
+    With a ``store``, an outcome computed from the same inputs is loaded instead of trained, except
+    while a drill arms the ``stage1.epoch`` fault: that run trains (so the kill lands in Stage 1)
+    and stores what it computed.
+    """
     query_parts, doc_parts = [], []
     for corpus, rows in alignment_samples(plans, cfg):
         query_parts.append(emb.docs_with_query_model([corpus.texts[row] for row in rows]))
@@ -116,11 +145,31 @@ def _align(adapter, plans: Sequence[TaskPlan], emb: RunEmbeddings, cfg: DictConf
     if cfg.adapter.init is not None:
         instantiate(cfg.adapter.init)(adapter, queries, docs)
     settings: AlignmentConfig = instantiate(cfg.stage1, _convert_="object")
-    result = train_alignment(adapter, queries, docs, settings, cfg.seed, trainer_kwargs=trainer_kwargs)
-    return {"documents": int(queries.shape[0]), **result}
+
+    def train() -> dict:
+        result = train_alignment(
+            adapter, queries, docs, settings, cfg.seed, trainer_kwargs=trainer_kwargs, engine=engine
+        )
+        return {"documents": int(queries.shape[0]), **result}
+
+    if store is None:
+        return {**train(), "reused": False}
+    inputs = Stage1Inputs(
+        adapter=adapter,
+        queries=queries,
+        docs=docs,
+        settings=OmegaConf.to_container(cfg.stage1, resolve=True),
+        seed=int(cfg.seed),
+        engine=engine,
+        threads=alignment_threads(adapter, settings),
+        device=device_label(stage_device()),
+    )
+    return store.outcome(inputs, train, lookup=not faults.armed("stage1.epoch"))
 
 
-def _adapt(adapter, plans: Sequence[TaskPlan], emb: RunEmbeddings, cfg: DictConfig, trainer_kwargs) -> dict:
+def _adapt(
+    adapter, plans: Sequence[TaskPlan], emb: RunEmbeddings, cfg: DictConfig, trainer_kwargs, engine: Engine
+) -> dict:
     """Stage 2: mine hard negatives with the method's teacher, then train with early stopping.
 
     The teacher vectors are computed before Stage 2 starts, so an adapter teacher holds the
@@ -153,7 +202,7 @@ def _adapt(adapter, plans: Sequence[TaskPlan], emb: RunEmbeddings, cfg: DictConf
     if trace is not None and monitor is not None:
         monitor = trace.watch(monitor)
     result = train_adaptation(
-        adapter, train, val, settings, cfg.seed, trainer_kwargs=trainer_kwargs, monitor=monitor
+        adapter, train, val, settings, cfg.seed, trainer_kwargs=trainer_kwargs, engine=engine, monitor=monitor
     )
     report = {"teacher": teacher.name, "train_pairs": len(train), "val_pairs": len(val), **result}
     return report if trace is None else {**report, TRACE_KEY: trace}

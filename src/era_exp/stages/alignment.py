@@ -133,6 +133,11 @@ class AlignmentStep(nn.Module):
         return self.optimization().for_trainer()
 
 
+def alignment_threads(adapter: nn.Module, cfg: AlignmentConfig) -> int:
+    """Intra-op threads Stage 1 trains ``adapter`` on, sized to its optimiser step within torch's count."""
+    return threads_for(step_flops(adapter, cfg.batch_size))
+
+
 def train_alignment(
     adapter: nn.Module,
     q_emb: Tensor,
@@ -156,7 +161,7 @@ def train_alignment(
     """
     check_engine(engine)
     seed_all(seed)
-    threads = threads_for(step_flops(adapter, cfg.batch_size))
+    threads = alignment_threads(adapter, cfg)
     if cfg.epochs == 0:
         rows = AlignmentRows(q_emb, d_emb, cfg.batch_size, cfg.holdout, seed)
         n_val = len(rows.val_set)

@@ -213,8 +213,31 @@ class LoopResult:
     val_loss: float | None
 
 
-def _loop_options(trainer_kwargs: dict[str, Any] | None) -> tuple[list[Logger], bool]:
-    """Loggers and progress choice from Trainer-style kwargs (what a tracker hands the stages).
+# Trainer options that only shape logging and progress output (what a tracker hands the stages).
+_OUTPUT_OPTIONS = ("logger", "enable_progress_bar", "log_every_n_steps", "callbacks")
+
+
+def computing_options(trainer_kwargs: dict[str, Any] | None) -> list[str]:
+    """Names of the Trainer options in ``trainer_kwargs`` that may change what a stage computes.
+
+    Loggers, the progress-bar switch, ``log_every_n_steps``, progress-bar callbacks and epoch
+    observers (callbacks with ``observes_epochs = True``, such as a drill's fault point) only shape
+    output; any other option or callback may change the numbers (and needs ``engine="lightning"``).
+    """
+    options = dict(trainer_kwargs or {})
+    other = [name for name in options if name not in _OUTPUT_OPTIONS]
+    callbacks = options.get("callbacks") or []
+    observers = _observers(callbacks)
+    return [*other, *(type(c).__name__ for c in _non_progress(callbacks) if c not in observers)]
+
+
+def _observers(callbacks: Sequence[Any]) -> list[Any]:
+    """The callbacks that only watch epochs end: the loop calls their ``on_train_epoch_end`` too."""
+    return [callback for callback in callbacks if getattr(callback, "observes_epochs", False)]
+
+
+def _loop_options(trainer_kwargs: dict[str, Any] | None) -> tuple[list[Logger], bool, list[Any]]:
+    """Loggers, progress choice and epoch observers from Trainer-style kwargs.
 
     The loop logs each metric once per epoch and draws one bar per stage, so ``log_every_n_steps``
     and progress-bar callbacks, which only shape Lightning's own logging and bar, have no effect.
@@ -223,8 +246,7 @@ def _loop_options(trainer_kwargs: dict[str, Any] | None) -> tuple[list[Logger], 
     options = dict(trainer_kwargs or {})
     loggers = options.pop("logger", None)
     progress = options.pop("enable_progress_bar", interactive())
-    options.pop("log_every_n_steps", None)
-    other = [*options, *(type(c).__name__ for c in _non_progress(options.pop("callbacks", [])))]
+    other = computing_options(trainer_kwargs)
     if other:
         raise ValueError(
             f"trainer options {other} need Lightning's Trainer: pass engine='lightning' to the stage"
@@ -233,7 +255,7 @@ def _loop_options(trainer_kwargs: dict[str, Any] | None) -> tuple[list[Logger], 
         loggers = []
     elif not isinstance(loggers, list | tuple):
         loggers = [loggers]
-    return list(loggers), bool(progress)
+    return list(loggers), bool(progress), _observers(options.get("callbacks") or [])
 
 
 def _non_progress(callbacks: Sequence[Any]) -> list[Any]:
@@ -266,7 +288,7 @@ def fit_in_memory(
     first epoch, so the starting weights (epoch -1) can be the ones kept. The module ends on
     the CPU, as after ``Trainer.fit``.
     """
-    loggers, progress = _loop_options(trainer_kwargs)
+    loggers, progress, observers = _loop_options(trainer_kwargs)
     device = train.device
     module.to(device)
     optimizer = module.optimization().for_loop()
@@ -300,6 +322,8 @@ def fit_in_memory(
             _log(loggers, {module.train_metric: train_loss, "epoch": epoch}, steps - 1)
             bar.set_postfix(loss=f"{val_loss if val_loss is not None else train_loss:.4f}", refresh=False)
             bar.update()
+            for observer in observers:
+                observer.on_train_epoch_end(None, module)
             if stop:
                 break
     if best is not None and best.state is not None:
