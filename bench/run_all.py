@@ -170,8 +170,8 @@ def stages_section(data: dict | None) -> list[str]:
         "for the same epochs on the same threads. Fastest repeat (median in brackets); Lightning's "
         "Trainer on the same module once, for the cost the in-memory loop removed. Same numbers on "
         "both engines (tests/stages/test_engines.py). "
-        f"{machine['cpus']} CPUs shared with other jobs (load average {load}), torch {machine['torch']}: "
-        "absolute times are inflated by the load, the ratios are what the benchmark compares.",
+        f"{machine['cpus']} CPUs, load average {load} when it ended (its own runs included), torch "
+        f"{machine['torch']}: absolute times depend on the load, the ratios are what the benchmark compares.",
         "",
         "| case | stage | epochs | train / val rows | dims | threads | era-exp ms/epoch "
         "| bare loop ms/epoch | era-exp / bare | Lightning Trainer ms/epoch |",
@@ -240,8 +240,9 @@ def warm_section(data: dict | None) -> list[str]:
         f"Measured on {machine['cpus']} CPUs, load average {load(machine['load_avg_start'])} at the start "
         f"and {load(machine['load_avg'])} at the end ({machine['benchmark_seconds']} s in all); "
         + (
-            "the cores were shared with other jobs, so wall times are inflated and the threads = cores "
-            "rows are not the idle-core figure."
+            f"the load was above {IDLE_LOAD} when it started (other jobs, or the benchmark `make bench` "
+            "ran just before), so wall times may be inflated and the threads = cores rows may not be "
+            "the idle-core figure."
             if machine["load_avg_start"][0] > IDLE_LOAD
             else "no other job ran, so these are idle-core figures (the load at the end is the "
             "benchmark's own runs)."
