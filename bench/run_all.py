@@ -385,7 +385,9 @@ def sweep_section(data: dict | None) -> list[str]:
     reused = f"{data['points_computed']} / {data['points_reused']}"
     return [
         f"`bench/bench_sweep.py`: the built-in task over the grid `{' '.join(data['grid'])}` "
-        f"({data['points']} points, {launcher}{settings}).",
+        f"({data['points']} points, {launcher}{settings}). The cold and warm passes each start on an "
+        "empty Stage-1 store of their own, so each pass trains one Stage 1 per pair (its other ERA and "
+        "align_only points reuse it, `reuse_stage1`).",
         "",
         "| figure | value |",
         "|---|---:|",
