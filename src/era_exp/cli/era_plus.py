@@ -624,15 +624,10 @@ def _not_above(plus: dict, other: dict, level: str) -> list[str]:
     ]
 
 
-@functools.cache
-def _task_test(plus_dir: str, other_dir: str, task: str) -> PairedTest:
-    return compare_task(Path(plus_dir), Path(other_dir), task, ALPHA)
-
-
 def task_tests(plus: dict, other: dict) -> dict[str, PairedTest]:
     """era_plus against ``other`` on every task both ran: the paired test on that task's test queries."""
     tasks = [task for task in sorted(other["per_task"]) if task in plus["per_task"]]
-    return {task: _task_test(plus["_dir"], other["_dir"], task) for task in tasks}
+    return {task: compare_task(Path(plus["_dir"]), Path(other["_dir"]), task, ALPHA) for task in tasks}
 
 
 def p_text(p_value: float) -> str:
