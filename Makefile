@@ -51,9 +51,10 @@ reproduction:  ## docs/results/reproduction.md: every method, mpnet->MiniLM and 
 # Runs of `make era-plus` computed at once, one single-threaded process each.
 ERA_PLUS_JOBS ?= 2
 
-era-plus:  ## docs/results/era-plus.md: era_plus's ideas (validation), then era_plus vs ERA at every ratio (test), mpnet->MiniLM and MiniLM->MiniLM on MAIR_LITE_TASKS
+era-plus:  ## docs/results/era-plus.md: era_plus's ideas (validation), then era_plus vs ERA at every ratio (test), mpnet->MiniLM and MiniLM->MiniLM on MAIR_LITE_TASKS, mpnet zero-shot on MPNET_INDEX_TASKS
 	OMP_NUM_THREADS=1 ERA_QUIET=1 $(BIN)/python -m era_exp.cli.era_plus --data-root $(MAIR_LITE) \
-		$(if $(MAIR_LITE_TASKS),--tasks $(MAIR_LITE_TASKS)) --jobs $(ERA_PLUS_JOBS)
+		$(if $(MAIR_LITE_TASKS),--tasks $(MAIR_LITE_TASKS)) $(if $(MPNET_INDEX_TASKS),--mpnet-index-tasks $(MPNET_INDEX_TASKS)) \
+		--jobs $(ERA_PLUS_JOBS)
 
 # The sweep grid. The ratio varies slowest, so grid points sharing a run key (zero_shot and
 # align_only at every ratio) are far apart in launch order: the first computes while parallel

@@ -34,6 +34,7 @@ def test_mpnet_index_runs_leave_out_the_largest_corpora_and_query_side_runs_take
     zero_shot, studies, era_plus = (_commands(t) for t in ("zero-shot", "studies", "era-plus"))
     index = _value(studies, "--index-tasks")
     assert index == _value(zero_shot, "--mpnet-index-tasks"), "one list for every run with an mpnet index"
+    assert index == _value(era_plus, "--mpnet-index-tasks"), "the era-plus page runs mpnet zero-shot too"
     every = {task for task, _ in select_local_tasks(mair_lite_root)}
     assert index is not None and set(index) <= every
     assert every - set(index) == {"NFCorpus", "SciFact"}
@@ -50,6 +51,7 @@ def test_reproduction_and_the_sweep_page_stay_on_the_reference_tasks() -> None:
 def test_empty_lists_mean_every_task_and_a_task_list_narrows_every_page() -> None:
     everything = _commands("studies", "zero-shot", "MPNET_INDEX_TASKS=")
     assert "--index-tasks" not in everything and "--mpnet-index-tasks" not in everything
+    assert "--mpnet-index-tasks" not in _commands("era-plus", "MPNET_INDEX_TASKS=")
     narrowed = _commands("studies", "MAIR_LITE_TASKS=TMDB,MBPP")
     assert _value(narrowed, "--tasks") == ["TMDB", "MBPP"]
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import math
 import multiprocessing
 import re
 import sys
@@ -31,7 +32,7 @@ from era_exp.pipeline.ceiling import oracle_fit
 from era_exp.pipeline.results import TRACE_FILE
 from era_exp.pipeline.run import run
 from era_exp.report.selection import RULES, split_halves
-from era_exp.report.significance import STAT_TEST, pooled
+from era_exp.report.significance import STAT_TEST, PairedTest, compare_task, pooled
 from era_exp.stages.monitor import load_trace
 
 RATIOS = (0.05, 0.1, 0.2, 0.4)
@@ -480,14 +481,14 @@ def _task_list(rows: Sequence[tuple[str, float, float]]) -> str:
     return ", ".join(f"{task} ({pct(a)} vs {pct(b)})" for task, a, b in rows) or "none"
 
 
-def ceiling_section(zero: dict, final: Results, fits: dict[str, dict], mpnet_page: dict | None) -> list[str]:
+def ceiling_section(zero: dict, final: Results, fits: dict[str, dict], mpnet: dict | None) -> list[str]:
     """The oracle fits against the zero-shots and era_plus on test, and what they say task by task."""
     tasks = sorted(zero["per_task"])
     plus, plus_high = final[("plus", 0.2)], final[("plus", RATIOS[-1])]
-    common = sorted(set(mpnet_page["per_task"]) & set(tasks)) if mpnet_page is not None else []
+    common = sorted(set(mpnet["per_task"]) & set(tasks)) if mpnet is not None else []
     columns: dict[str, dict] = {"MiniLM zero-shot": zero}
     if common:
-        columns["mpnet zero-shot"] = restricted(mpnet_page, common)
+        columns["mpnet zero-shot"] = restricted(mpnet, common)
     columns |= {"era_plus 0.2": plus, f"era_plus {RATIOS[-1]}": plus_high}
     columns |= {ceiling.label: fits[ceiling.key] for ceiling in CEILINGS}
 
@@ -640,6 +641,53 @@ def alignment_lines(ideas: Results) -> list[str]:
     return lines
 
 
+# mpnet zero-shot's run: the folder name and overrides of the zero-shot page's, on the mpnet-index tasks.
+MPNET_ZERO_SHOT = ("zero_shot-mpnet_to_mpnet", ("pair=mpnet_to_mpnet",))
+
+
+@dataclass(frozen=True)
+class MpnetZeroShot:
+    """mpnet zero-shot (mpnet on both sides), run for this page, and the committed column it reproduces."""
+
+    results: dict
+    committed: dict | None
+
+    def mismatches(self) -> list[str]:
+        """Tasks whose printed score differs from the committed zero-shot page's, or is not on it."""
+        committed = self.committed["per_task"] if self.committed else {}
+        return [
+            task
+            for task, row in sorted(self.results["per_task"].items())
+            if task not in committed or pct(row["ndcg@10"]) != pct(committed[task]["ndcg@10"])
+        ]
+
+    def agreement(self) -> str:
+        """One sentence: does the run equal the committed column to the printed rounding?"""
+        page = f"[`{ZERO_SHOT_PAGE.name}`]({ZERO_SHOT_PAGE.name})"
+        n = len(self.results["per_task"])
+        if self.committed is None:
+            return f"There is no committed {page} to compare it with."
+        if not (wrong := self.mismatches()):
+            return (
+                f"Its per-task scores equal the mpnet column of {page} to the printed rounding ({n} tasks)."
+            )
+        committed = self.committed["per_task"]
+        cells = ", ".join(
+            f"{t} ({pct(self.results['per_task'][t]['ndcg@10'])} here, "
+            f"{pct(committed[t]['ndcg@10']) if t in committed else '—'} there)"
+            for t in wrong
+        )
+        return f"Its per-task scores differ from the mpnet column of {page} on {len(wrong)} of {n}: {cells}."
+
+
+def run_mpnet_zero_shot(
+    data_root: str, out_root: Path, tasks: tuple[str, ...] | None, docs: Path
+) -> MpnetZeroShot:
+    """Run (or reuse) mpnet zero-shot on ``tasks`` and read the committed column it should equal."""
+    results = _run(Points(data_root, out_root, tasks), MPNET_ZERO_SHOT[0], MPNET_ZERO_SHOT[1])
+    return MpnetZeroShot(results, mpnet_zero_shot(docs / ZERO_SHOT_PAGE.name))
+
+
 def mpnet_zero_shot(page: Path) -> dict | None:
     """mpnet zero-shot per task from the committed zero-shot page (its mpnet column), as a results dict."""
     if not page.is_file():
@@ -738,29 +786,73 @@ def _not_above(plus: dict, other: dict, level: str) -> list[str]:
     ]
 
 
-def _scores(plus: dict, other: dict, tasks: Sequence[str]) -> str:
+def task_tests(plus: dict, other: dict) -> dict[str, PairedTest]:
+    """era_plus against ``other`` on every task both ran: the paired test on that task's test queries."""
+    tasks = [task for task in sorted(other["per_task"]) if task in plus["per_task"]]
+    return {task: compare_task(Path(plus["_dir"]), Path(other["_dir"]), task, ALPHA) for task in tasks}
+
+
+def p_text(p_value: float) -> str:
+    """A p-value as the page prints it ("n/a" where both runs score every query alike)."""
+    return "n/a" if math.isnan(p_value) else f"{p_value:.2g}"
+
+
+def _scores(plus: dict, other: dict, tasks: Sequence[str], tests: dict[str, PairedTest]) -> str:
+    """Each task's two scores with its paired test: ``MBPP (79.4 vs 80.0, p = 0.71, 214 queries)``."""
     return ", ".join(
-        f"{t} ({pct(plus['per_task'][t]['ndcg@10'])} vs {pct(other['per_task'][t]['ndcg@10'])})"
+        f"{t} ({pct(plus['per_task'][t]['ndcg@10'])} vs {pct(other['per_task'][t]['ndcg@10'])}, "
+        f"p = {p_text(tests[t].p_value)}, {tests[t].num_queries} queries)"
         for t in tasks
     )
 
 
+def significantly(tests: dict[str, PairedTest], below: bool) -> list[str]:
+    """Tasks where era_plus is significantly below (or above) the reference."""
+    return [t for t, test in tests.items() if test.significant and (test.difference < 0) == below]
+
+
+def _significance_counts(tests: dict[str, PairedTest], lost: Sequence[str]) -> str:
+    """How many of the ``lost`` tasks are significant losses, and how many tasks significant wins."""
+    below = [t for t in significantly(tests, below=True) if t in lost]
+    above = significantly(tests, below=False)
+    return (
+        f"significantly below on {len(below)}{': ' + ', '.join(below) if below else ''}; "
+        f"significantly above on {len(above)} of {len(tests)}"
+    )
+
+
+def _references(final: Results, ratio: float, zero: dict, mpnet: dict | None) -> list[tuple[str, dict]]:
+    """What era_plus at ``ratio`` is held against: faithful ERA at that ratio, and both zero-shots."""
+    others = [("faithful ERA", final[("era", ratio)]), ("MiniLM zero-shot", zero)]
+    if mpnet is not None:
+        others.append(("mpnet zero-shot", mpnet))
+    return others
+
+
 def losses(study: PairStudy, final: Results, zero: dict, mpnet: dict | None) -> list[str]:
-    """Every task, domain and ratio where era_plus is not above faithful ERA, MiniLM or mpnet zero-shot."""
-    lines = []
+    """Every ratio and reference: the tasks and domains where era_plus is not above it, each task with
+    its paired test, and how many tasks are significant either way."""
+    lines = [
+        f"Per task: the paired t-test on that task's test queries (p ≤ {ALPHA} significant, no correction "
+        "for the many tasks); a task not above the reference counts as a loss whatever its p. Domains: "
+        "means over the tasks the reference ran.",
+        "",
+    ]
     for ratio in RATIOS:
         plus = final[("plus", ratio)]
-        others = [("faithful ERA", final[("era", ratio)]), ("MiniLM zero-shot", zero)]
-        if mpnet is not None:
-            others.append(("mpnet zero-shot", mpnet))
-        for name, other in others:
-            tasks, domains = _not_above(plus, other, "per_task"), _not_above(plus, other, "per_domain")
-            if tasks or domains:
-                lines.append(
-                    f"- {ratio}: not above {name} on {len(tasks)} of {len(other['per_task'])} task(s): "
-                    f"{_scores(plus, other, tasks) or 'none'}; domain(s): {', '.join(domains) or 'none'}."
-                )
-    return lines or ["- nowhere: above faithful ERA and both zero-shots on every task, domain and ratio."]
+        for name, other in _references(final, ratio, zero, mpnet):
+            tests = task_tests(plus, other)
+            mine = restricted(plus, sorted(tests))
+            tasks, domains = _not_above(plus, other, "per_task"), _not_above(mine, other, "per_domain")
+            counts = _significance_counts(tests, tasks)
+            head = (
+                f"not above {name} on {len(tasks)} of {len(tests)} tasks: "
+                + _scores(plus, other, tasks, tests)
+                if tasks
+                else f"above {name} on all {len(tests)} tasks"
+            )
+            lines.append(f"- {ratio}: {head}; {counts}; domain(s) not above: {', '.join(domains) or 'none'}.")
+    return lines
 
 
 def _cost(runs: Sequence[dict]) -> str:
@@ -825,22 +917,34 @@ def _verdict(holds: bool) -> str:
 
 
 def targets(study: PairStudy, final: Results, zero: dict, mpnet: dict | None) -> list[str]:
-    """Which of era_plus's targets hold on this pair's tasks (test), each stated with its numbers."""
+    """Which of era_plus's targets hold on this pair's tasks (test), each stated with its numbers; the
+    per-task targets are strict (a task not above fails them), their paired tests are added information."""
     plus, era = final[("plus", 0.2)], final[("era", 0.2)]
     n_tasks = len(plus["per_task"])
     beaten = [t for t, row in plus["per_task"].items() if row["ndcg@10"] > era["per_task"][t]["ndcg@10"]]
+    lost = [t for t in plus["per_task"] if t not in beaten]
+    tests = task_tests(plus, era)
     lines = [
         f"- Ratio 0.2, above faithful ERA on every task: {_verdict(len(beaten) == n_tasks)} "
-        f"({len(beaten)} of {n_tasks} tasks)."
+        f"({len(beaten)} of {n_tasks} tasks"
+        + (f"; not above on {_scores(plus, era, lost, tests)}" if lost else "")
+        + f"; {_significance_counts(tests, lost)})."
     ]
     if mpnet is not None:
         mine, ref = restricted(plus, sorted(mpnet["per_task"]))["overall"], mpnet["overall"]
         keys = ("ndcg@10", "ndcg@10_domain_mean")
+        _, _, p_pooled, n_pooled = significance(plus, mpnet)
+        mpnet_tests = task_tests(plus, mpnet)
+        mpnet_lost = _not_above(plus, mpnet, "per_task")
         lines.append(
             "- Ratio 0.2, above mpnet zero-shot (mean over tasks, mean of domain means): "
             f"{_verdict(all(mine[k] > ref[k] for k in keys))} "
             + ", ".join(f"{pct(mine[k])} vs {pct(ref[k])}" for k in keys)
-            + f", on the {len(mpnet['per_task'])} tasks mpnet ran."
+            + f", on the {len(mpnet['per_task'])} tasks mpnet ran (paired t-test pooled over their "
+            f"{n_pooled} queries: p = {p_text(p_pooled)}). Per task it is not above mpnet zero-shot on "
+            f"{len(mpnet_lost)} of {len(mpnet_tests)}"
+            + (f": {_scores(plus, mpnet, mpnet_lost, mpnet_tests)}" if mpnet_lost else "")
+            + f"; {_significance_counts(mpnet_tests, mpnet_lost)}."
         )
         era_mine = restricted(era, sorted(mpnet["per_task"]))["overall"]["ndcg@10"]
         lines.append(
@@ -858,17 +962,61 @@ def targets(study: PairStudy, final: Results, zero: dict, mpnet: dict | None) ->
     )
     low = final[("plus", RATIOS[0])]
     below = [t for t, row in low["per_task"].items() if row["ndcg@10"] < zero["per_task"][t]["ndcg@10"]]
+    zero_tests = task_tests(low, zero)
     lines.append(
         f"- Ratio {RATIOS[0]}, not below MiniLM zero-shot: "
         f"{_verdict(low['overall']['ndcg@10'] >= zero['overall']['ndcg@10'])} on the mean "
         f"({pct(low['overall']['ndcg@10'])} vs {pct(zero['overall']['ndcg@10'])}); per task it falls below "
-        f"on {len(below)} of {len(low['per_task'])}{': ' + ', '.join(below) if below else ''}."
+        f"on {len(below)} of {len(low['per_task'])}"
+        + (f": {_scores(low, zero, below, zero_tests)}" if below else "")
+        + f"; {_significance_counts(zero_tests, below)}."
     )
+    lines += [
+        "",
+        "A per-task target holds only where era_plus is above the reference on every task: a task below "
+        "it fails the target whether or not its difference is significant. The p-values say which of "
+        "those losses a test split of that size can tell from a draw.",
+    ]
+    return lines
+
+
+def per_task_tests_table(plus: dict, references: Sequence[tuple[str, dict]], ratio: float) -> list[str]:
+    """era_plus at ``ratio`` minus each reference, task by task, with its paired test (bold: p ≤ α)."""
+    tests = {name: task_tests(plus, other) for name, other in references}
+    domain_of = {task: row["domain"] for task, row in plus["per_task"].items()}
+    tasks = sorted(domain_of, key=lambda task: (domain_of[task], task))
+    header = " | ".join(f"era_plus − {name} | p" for name, _ in references)
+    lines = [
+        f"| task | domain | queries | era_plus {ratio} | {header} |",
+        "|---|---|---:|---:|" + "---:|---:|" * len(references),
+    ]
+    for task in tasks:
+        cells = [task, domain_of[task], "", pct(plus["per_task"][task]["ndcg@10"])]
+        for name, other in references:
+            test = tests[name].get(task)
+            if test is None:
+                cells += ["—", "—"]
+                continue
+            cells[2] = str(test.num_queries)
+            delta = 100 * (plus["per_task"][task]["ndcg@10"] - other["per_task"][task]["ndcg@10"])
+            mark = "**" if test.significant else ""
+            cells += [f"{mark}{delta:+.1f}{mark}", f"{mark}{p_text(test.p_value)}{mark}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    for label in ("not above", "significantly above", "significantly below"):
+        cells = []
+        for name, other in references:
+            found = (
+                _not_above(plus, other, "per_task")
+                if label == "not above"
+                else significantly(tests[name], below=label.endswith("below"))
+            )
+            cells += [f"{len(found)} of {len(tests[name])}", ""]
+        lines.append(f"| **{label}** | | | | " + " | ".join(cells) + " |")
     return lines
 
 
 def study_section(
-    study: PairStudy, ideas: Results, final: Results, traces: Results, mpnet_page: dict | None
+    study: PairStudy, ideas: Results, final: Results, traces: Results, mpnet_zero: MpnetZeroShot | None
 ) -> list[str]:
     """The ideas (validation) and the results (test) of one pair on its own task set."""
     zero = ideas[("zero-shot", 0.0)]
@@ -937,8 +1085,8 @@ def study_section(
         *task_table(curve, list(curve)),
         "",
     ]
-    if mpnet_page is not None and (common := sorted(set(mpnet_page["per_task"]) & set(tasks))):
-        mpnet = restricted(mpnet_page, common)
+    if mpnet_zero is not None and (common := sorted(set(mpnet_zero.results["per_task"]) & set(tasks))):
+        mpnet = {**restricted(mpnet_zero.results, common), "_dir": mpnet_zero.results["_dir"]}
         reference = {
             "MiniLM zero-shot": restricted(zero, common),
             "mpnet zero-shot": mpnet,
@@ -949,17 +1097,19 @@ def study_section(
         lines += [
             f"### Against mpnet zero-shot ({len(common)} tasks)",
             "",
-            f"mpnet zero-shot is the committed column of [`zero-shot.md`]({ZERO_SHOT_PAGE.name}) (same split",
-            "and protocol), its means recomputed from the page's rounded per-task scores. It needs mpnet",
-            "over whole corpora, "
+            f"mpnet zero-shot is this page's own run of `{' '.join(MPNET_ZERO_SHOT[1])} method=zero_shot` "
+            f"(`{Path(mpnet_zero.results['_dir']).name}` in the out-root, from cached embeddings; same split "
+            "and protocol), so its per-query scores enter the paired tests below. It needs mpnet over "
+            "whole corpora, "
             + (
-                f"which that page has on {len(common)} of these {len(tasks)} tasks (not on "
-                f"{', '.join(unmeasured)}). "
+                f"which the cache has on {len(common)} of these {len(tasks)} tasks (`--mpnet-index-tasks`; "
+                f"not on {', '.join(unmeasured)}). "
                 if unmeasured
-                else f"which that page has on all {len(tasks)} tasks. "
+                else f"which it has on all {len(tasks)} tasks. "
             )
-            + "The other columns are this section's runs, their means taken over these "
-            f"{len(common)} tasks only.",
+            + mpnet_zero.agreement()
+            + f" The other columns are this section's runs, their means taken over these {len(common)} "
+            "tasks only.",
             "",
             *task_table(reference, list(reference)),
             "",
@@ -968,6 +1118,19 @@ def study_section(
         ]
     else:
         mpnet = None
+    references = _references(final, 0.2, zero, mpnet)
+    lines += [
+        "### Per-task paired tests at train ratio 0.2 (test)",
+        "",
+        "era_plus 0.2 minus each reference on each task (points; − ERA: faithful ERA at 0.2), and the "
+        f"paired two-sided t-test (`{STAT_TEST}`, as above) on that task's own test queries; **bold**: "
+        f"p ≤ {ALPHA}. Each task is tested on its own, without a correction for testing "
+        f"{len(tasks)} tasks. p-values read the runs' TREC files (scores to 6 decimals, so a tie may fall "
+        "otherwise than in the tables' scores, by hundredths of a point); — where mpnet did not run.",
+        "",
+        *per_task_tests_table(final[("plus", 0.2)], references, 0.2),
+        "",
+    ]
     lines += [
         f"### Targets ({study.label}, test)",
         "",
@@ -1013,6 +1176,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="mpnet→MiniLM tasks: mpnet on the query side only (default: --tasks; none: skip)",
     )
     parser.add_argument(
+        "--mpnet-index-tasks",
+        type=names,
+        default=None,
+        help="tasks (of --tasks) whose corpora mpnet indexes, for mpnet zero-shot (default: --tasks; "
+        "none: no mpnet zero-shot)",
+    )
+    parser.add_argument(
         "--ideas-only", action="store_true", help="run the ideas, print their tables, no page"
     )
     parser.add_argument(
@@ -1031,17 +1201,23 @@ def main(argv: Sequence[str] | None = None) -> None:
     start = time.perf_counter()
     if args.jobs > 1 and not args.ideas_only:
         prefetch(studies, args.jobs)
-    mpnet_page = mpnet_zero_shot(Path(args.docs) / ZERO_SHOT_PAGE.name)
-    sections, runs = [], []
+    index_tasks = args.mpnet_index_tasks if args.mpnet_index_tasks is not None else args.tasks
+    if index_tasks and args.tasks:
+        index_tasks = tuple(task for task in index_tasks if task in args.tasks)
+    mpnet_zero = None
+    if index_tasks != ("none",) and not args.ideas_only:
+        mpnet_zero = run_mpnet_zero_shot(args.data_root, out_root, index_tasks, Path(args.docs))
+    sections, runs = [], [] if mpnet_zero is None else [mpnet_zero.results]
     for study in reversed(studies):  # MiniLM->MiniLM first: it needs no mpnet embedding
         ideas = run_ideas(study)
         print("\n".join([f"{study.label}:", *ideas_table(ideas), "", *selection_lines(ideas), ""]))
         if args.ideas_only:
             continue
         final, traces = run_final(study), run_traces(study)
-        sections.insert(0, study_section(study, ideas, final, traces, mpnet_page))
+        sections.insert(0, study_section(study, ideas, final, traces, mpnet_zero))
         fits = run_ceilings(study)
-        sections[0] += ceiling_section(ideas[("zero-shot", 0.0)], final, fits, mpnet_page)
+        mpnet = None if mpnet_zero is None else mpnet_zero.results
+        sections[0] += ceiling_section(ideas[("zero-shot", 0.0)], final, fits, mpnet)
         runs += [*ideas.values(), *final.values(), *traces.values(), *fits.values()]
     if args.ideas_only:
         return

@@ -1,18 +1,25 @@
-"""Paired significance tests between the methods of a block, with ranx, on the report's per-query metric.
+"""Paired significance tests on per-query metrics, with ranx: pooled over tasks, or one task at a time.
 
 Each run's per-unit TREC files are pooled into one Qrels and one Run by prefixing every query id
 with its unit's file name, so the test pairs the same query across methods over all tasks at once.
-Only queries scored by every compared run enter the test (zero-shot may score more queries).
+Only queries scored by every compared run enter the pooled test (zero-shot may score more queries).
+The per-task test (:func:`compare_task`) pairs the queries of one task and refuses two runs that did
+not score the same queries of it: a per-task difference is only read on one query set.
 """
 
 from __future__ import annotations
 
+import functools
+import glob
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from ranx import Qrels, Run, compare
+from scipy.stats import ttest_rel
 
+from era_exp.evaluate.metrics import evaluate_run
 from era_exp.report.grid import Block
 from era_exp.report.metrics import metric_label
 from era_exp.retrieve.trec import read_qrels, read_run
@@ -71,14 +78,38 @@ class BlockComparison:
         )
 
 
-def pooled(run_dir: Path) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, float]]]:
+QrelsDict = dict[str, dict[str, int]]
+RunDict = dict[str, dict[str, float]]
+
+
+def pooled(run_dir: Path) -> tuple[QrelsDict, RunDict]:
     """One run's qrels and run over all its units, query ids prefixed ``<unit file>::``."""
-    qrels: dict[str, dict[str, int]] = {}
-    run: dict[str, dict[str, float]] = {}
     qrels_files = sorted((run_dir / "qrels").glob("*.qrels"))
     if not qrels_files:
         raise FileNotFoundError(f"{run_dir / 'qrels'}: no .qrels files to test significance with")
+    return _read_units(qrels_files)
+
+
+def task_units(run_dir: Path, task: str) -> tuple[QrelsDict, RunDict]:
+    """One run's qrels and run on one task: its unit files ``<task>`` or ``<task>__<split>``, pooled."""
+    return _read_units(_task_files(run_dir, task))
+
+
+def _task_files(run_dir: Path, task: str) -> list[Path]:
+    qrels_dir = run_dir / "qrels"
+    files = [qrels_dir / f"{task}.qrels", *sorted(qrels_dir.glob(f"{glob.escape(task)}__*.qrels"))]
+    qrels_files = [path for path in files if path.is_file()]
+    if not qrels_files:
+        raise FileNotFoundError(f"{qrels_dir}: no qrels of task {task!r} ({task}.qrels or {task}__*.qrels)")
+    return qrels_files
+
+
+def _read_units(qrels_files: list[Path]) -> tuple[QrelsDict, RunDict]:
+    """The qrels files and their runs (``runs/<unit>.trec`` beside ``qrels/``), ids prefixed by unit."""
+    qrels: QrelsDict = {}
+    run: RunDict = {}
     for qrels_file in qrels_files:
+        run_dir = qrels_file.parent.parent
         run_file = run_dir / "runs" / f"{qrels_file.stem}.trec"
         if not run_file.is_file():
             raise FileNotFoundError(f"{run_file}: missing, yet {qrels_file} exists")
@@ -130,3 +161,95 @@ def compare_block(block: Block, alpha: float, metric: str) -> BlockComparison | 
                 )
             )
     return BlockComparison(letters, len(qids), pairs)
+
+
+@dataclass(frozen=True)
+class TaskScores:
+    """One run's per-query metric on one task, with the labels it was scored against."""
+
+    run_dir: Path
+    qrels: QrelsDict
+    scores: dict[str, float]
+
+
+def task_scores(run_dir: Path, task: str, metric: str = "ndcg@10") -> TaskScores:
+    """Per-query ``metric`` of one run on one task, from its TREC files (read again only once they change)."""
+    run_dir = Path(run_dir)
+    files = [(path, run_dir / "runs" / f"{path.stem}.trec") for path in _task_files(run_dir, task)]
+    stamps = tuple(path.stat().st_mtime_ns if path.is_file() else None for pair in files for path in pair)
+    return _task_scores(run_dir, task, metric, stamps)
+
+
+@functools.cache
+def _task_scores(run_dir: Path, task: str, metric: str, _stamps: tuple) -> TaskScores:
+    qrels, run = task_units(run_dir, task)
+    _, per_query = evaluate_run(qrels, run, [metric], name=f"{run_dir} {task}")
+    return TaskScores(run_dir, qrels, {qid: values[metric] for qid, values in per_query.items()})
+
+
+@dataclass(frozen=True)
+class PairedTest:
+    """Two runs' mean metric on the same queries and the paired test of their difference."""
+
+    mean_first: float
+    mean_second: float
+    p_value: float
+    num_queries: int
+    alpha: float
+
+    @property
+    def difference(self) -> float:
+        """First minus second: > 0 where the first run scores higher."""
+        return self.mean_first - self.mean_second
+
+    @property
+    def significant(self) -> bool:
+        """p ≤ α; never where p is undefined (both runs score every query alike)."""
+        return not math.isnan(self.p_value) and self.p_value <= self.alpha
+
+
+def paired_test(first: dict[str, float], second: dict[str, float], alpha: float) -> PairedTest:
+    """The two-sided paired Student's t-test of :data:`STAT_TEST` on per-query scores of the same queries.
+
+    It is what ranx ``compare(stat_test="student")`` computes (``scipy.stats.ttest_rel``), on scores
+    already evaluated, so a page with hundreds of per-task tests evaluates each run once.
+    """
+    if set(first) != set(second):
+        raise ValueError(
+            f"a paired test needs the same queries: {len(first)} vs {len(second)}, "
+            f"{len(set(first) ^ set(second))} in one only"
+        )
+    if not first:
+        raise ValueError("a paired test needs at least one query")
+    qids = sorted(first)
+    a, b = np.array([first[q] for q in qids]), np.array([second[q] for q in qids])
+    if len(qids) < 2 or np.array_equal(a, b):
+        p_value = math.nan  # no spread of differences: the t statistic is undefined
+    else:
+        p_value = float(ttest_rel(a, b, alternative="two-sided").pvalue)
+    return PairedTest(float(a.mean()), float(b.mean()), p_value, len(qids), alpha)
+
+
+def compare_task(
+    first_dir: Path, second_dir: Path, task: str, alpha: float, metric: str = "ndcg@10"
+) -> PairedTest:
+    """Two runs on one task, query by query; refused unless both scored the same queries, labelled alike."""
+    first, second = task_scores(first_dir, task, metric), task_scores(second_dir, task, metric)
+    if set(first.qrels) != set(second.qrels):
+        only_first = sorted(set(first.qrels) - set(second.qrels))
+        only_second = sorted(set(second.qrels) - set(first.qrels))
+        example = (
+            f"{only_first[0]} only in the first" if only_first else f"{only_second[0]} only in the second"
+        )
+        raise ValueError(
+            f"task {task!r}: {first_dir} and {second_dir} scored different queries "
+            f"({len(first.qrels)} vs {len(second.qrels)}; {len(only_first)} only in the first, "
+            f"{len(only_second)} only in the second, e.g. {example}): a paired test needs the same ones"
+        )
+    relabelled = sorted(q for q in first.qrels if first.qrels[q] != second.qrels[q])
+    if relabelled:
+        raise ValueError(
+            f"task {task!r}: {first_dir} and {second_dir} judge {len(relabelled)} queries differently "
+            f"(qrels differ, e.g. {relabelled[0]}): a paired test needs the same labels"
+        )
+    return paired_test(first.scores, second.scores, alpha)
