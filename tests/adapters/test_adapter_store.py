@@ -30,11 +30,14 @@ def _meta(adapter: torch.nn.Module, **changes: object) -> AdapterMeta:
     return AdapterMeta(**fields)
 
 
-@pytest.mark.parametrize(("kind", "kwargs"), [("linear", {}), ("residual_mlp", {"hidden": 8})])
+@pytest.mark.parametrize(
+    ("kind", "kwargs"),
+    [("linear", {}), ("residual_mlp", {"hidden": 8}), ("doc_residual_mlp", {"hidden": 8})],
+)
 def test_round_trip_gives_equal_outputs(tmp_path: Path, kind: str, kwargs: dict) -> None:
     torch.manual_seed(0)
     adapter = build_adapter(kind, 6, 4, **kwargs)
-    if kind == "residual_mlp":  # make the residual branch matter
+    if kind != "linear":  # make the residual branch matter
         torch.nn.init.normal_(adapter.mlp[-1].weight)
     meta = _meta(adapter)
     save_adapter(tmp_path / "a", adapter, meta)

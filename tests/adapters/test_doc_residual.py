@@ -9,7 +9,14 @@ import torch
 import torch.nn.functional as F
 from hydra.utils import instantiate
 
-from era_exp.adapters import AdapterMeta, DocResidualAdapter, adapt, load_adapter, save_adapter
+from era_exp.adapters import (
+    AdapterMeta,
+    DocResidualAdapter,
+    DocResidualMLPAdapter,
+    adapt,
+    load_adapter,
+    save_adapter,
+)
 from era_exp.config import compose
 
 D_QUERY, D_DOC = 12, 6
@@ -79,3 +86,22 @@ def test_save_and_load_round_trip(tmp_path: Path) -> None:
     loaded, _ = load_adapter(tmp_path, "q", "d", d_in=D_QUERY + D_DOC, d_out=D_DOC)
     x = torch.cat(_inputs(5, 5), dim=1)
     torch.testing.assert_close(adapt(loaded, x), adapt(adapter, x))
+
+
+def test_the_mlp_variant_starts_where_the_doc_residual_starts_and_contains_it() -> None:
+    """doc_residual_mlp after the same ridge init is the doc residual; its MLP learns from the start."""
+    strong, base = _inputs(30, 5)
+    inputs = torch.cat([strong, base], dim=1)
+    cfg = compose(["method=era_plus", "adapter=doc_residual_mlp"], return_hydra_config=False)
+    assert cfg.adapter.inputs == "query_and_doc" and cfg.adapter.init.ridge == 1.0
+    plain, wide = (
+        DocResidualAdapter(D_QUERY + D_DOC, D_DOC),
+        DocResidualMLPAdapter(D_QUERY + D_DOC, D_DOC, 16),
+    )
+    for adapter in (plain, wide):
+        instantiate(cfg.adapter.init)(adapter, inputs, base)
+        with torch.no_grad():
+            adapter.gate.fill_(0.5)
+    torch.testing.assert_close(adapt(wide, inputs), adapt(plain, inputs))
+    F.cosine_similarity(wide(inputs), base).sum().backward()
+    assert wide.mlp[-1].weight.grad.abs().sum() > 0

@@ -11,6 +11,7 @@ from era_exp.adapters.init import (
 from era_exp.adapters.modules import (
     Adapter,
     DocResidualAdapter,
+    DocResidualMLPAdapter,
     LinearAdapter,
     ResidualMLPAdapter,
     adapt,
@@ -23,6 +24,7 @@ __all__ = [
     "AdapterMeta",
     "AdapterMismatchError",
     "DocResidualAdapter",
+    "DocResidualMLPAdapter",
     "IdentityInit",
     "LeastSquaresInit",
     "LinearAdapter",

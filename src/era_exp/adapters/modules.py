@@ -106,17 +106,47 @@ class DocResidualAdapter(nn.Module):
         return F.normalize(base + self.gate * self.linear(strong) + self.residual(strong), dim=-1)
 
 
-Adapter = LinearAdapter | ResidualMLPAdapter | DocResidualAdapter
+class DocResidualMLPAdapter(DocResidualAdapter):
+    """:class:`DocResidualAdapter` plus an MLP branch reading both vectors, for more capacity.
+
+    Output: ``normalize(D(x) + gate * linear(Q(x)) + residual(Q(x)) + mlp([Q(x), D(x)]))``. The
+    MLP's last layer starts at zero, so a fresh (or closed-form initialised) adapter is exactly the
+    doc residual's start, and with ``mlp = 0`` it is the doc residual: this class contains it.
+    """
+
+    kind = "doc_residual_mlp"
+
+    def __init__(self, d_in: int, d_out: int, hidden: int = 1024, dropout: float = 0.0) -> None:
+        super().__init__(d_in, d_out)
+        self.hidden, self.dropout = hidden, dropout
+        self.mlp = nn.Sequential(
+            nn.Linear(d_in, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, d_out)
+        )
+        nn.init.zeros_(self.mlp[-1].weight)
+        nn.init.zeros_(self.mlp[-1].bias)
+
+    def options(self) -> dict[str, Any]:
+        """Constructor keywords besides the dimensions (saved with the weights)."""
+        return {"hidden": self.hidden, "dropout": self.dropout}
+
+    def forward(self, x: Tensor) -> Tensor:
+        strong, base = x[..., : self.d_query], x[..., self.d_query :]
+        shift = self.gate * self.linear(strong) + self.residual(strong) + self.mlp(x)
+        return F.normalize(base + shift, dim=-1)
+
+
+Adapter = LinearAdapter | ResidualMLPAdapter | DocResidualAdapter | DocResidualMLPAdapter
 
 ADAPTERS: dict[str, type[Adapter]] = {
     LinearAdapter.kind: LinearAdapter,
     ResidualMLPAdapter.kind: ResidualMLPAdapter,
     DocResidualAdapter.kind: DocResidualAdapter,
+    DocResidualMLPAdapter.kind: DocResidualMLPAdapter,
 }
 
 
 def build_adapter(kind: str, d_in: int, d_out: int, **kwargs: Any) -> Adapter:
-    """A fresh adapter of ``kind`` (``linear``, ``residual_mlp``, ``doc_residual``) with its default init."""
+    """A fresh adapter of ``kind`` (a key of :data:`ADAPTERS`) with its default init."""
     if kind not in ADAPTERS:
         raise ValueError(f"unknown adapter kind {kind!r}; expected one of {sorted(ADAPTERS)}")
     return ADAPTERS[kind](d_in, d_out, **kwargs)

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from omegaconf import DictConfig
+
 from era_exp.config import compose
 from era_exp.io import atomic_write_text
 from era_exp.logs import setup_logging
@@ -43,14 +45,17 @@ class Points:
         """Where the run ``name`` on ``tasks`` (default: the points' tasks) writes; names carry the tasks."""
         return self.out_root / f"{name}-{task_tag(tasks if tasks is not None else self.tasks)}"
 
-    def run(self, name: str, overrides: Sequence[str], tasks: tuple[str, ...] | None = None) -> dict:
-        """Run (or reuse) one configuration in :meth:`folder`."""
+    def config(self, overrides: Sequence[str], tasks: tuple[str, ...] | None = None) -> DictConfig:
+        """The run config of ``overrides`` on ``tasks`` (default: the points' tasks) of the data root."""
         tasks = tasks if tasks is not None else self.tasks
         selection = ["data=mair_lite", f"data.root={self.data_root}"]
         if tasks:
             selection.append(f"data.tasks=[{','.join(tasks)}]")
-        cfg = compose([*selection, *overrides], return_hydra_config=False)
-        return run(cfg, self.folder(name, tasks))
+        return compose([*selection, *overrides], return_hydra_config=False)
+
+    def run(self, name: str, overrides: Sequence[str], tasks: tuple[str, ...] | None = None) -> dict:
+        """Run (or reuse) one configuration in :meth:`folder`."""
+        return run(self.config(overrides, tasks), self.folder(name, tasks))
 
 
 def zero_shot_page(points: Points, command: str, mpnet_index_tasks: tuple[str, ...] | None) -> str:

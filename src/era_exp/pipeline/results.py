@@ -31,6 +31,8 @@ VALIDATION_DIR = "validation"
 # What the pipeline writes into a run folder besides DONE: shared between points, cleared before a redo.
 TRACE_FILE = "stage2_trace.npz"
 RUN_OUTPUTS = (RESULTS_FILE, "runs", "qrels", VALIDATION_DIR, "adapter", TRACE_FILE)
+# The results.json key marking an oracle fit (pipeline/ceiling.py): trained on the split it scores.
+ORACLE_FIT = "oracle_fit"
 # Config keys that change where or how a run is logged, not what it computes.
 _NOT_IDENTITY = {"paths", "logger", "hydra", "skip_completed", "sweep", "threads", "reuse_stage1"}
 # Data keys that say where the data lies or which version to fetch; the data fingerprint stands for

@@ -16,7 +16,7 @@ import pandas as pd
 import yaml
 
 from era_exp.pipeline.plan import MethodStages
-from era_exp.pipeline.results import DONE_FILE, RESULTS_FILE
+from era_exp.pipeline.results import DONE_FILE, ORACLE_FIT, RESULTS_FILE
 
 # Override roots that are grid axes, or say where data and outputs live: never part of a variant.
 _NOT_VARIANT = {
@@ -239,6 +239,8 @@ def _read_run(folder: Path) -> RunRecord | str:
         return f"{results_path}: missing keys {missing}"
     if done_path.read_text(encoding="utf-8").strip() != results["run_key"]:
         return "DONE marker names another run key than results.json"
+    if ORACLE_FIT in results:
+        return "an oracle fit (Stage 2 trained on the test split it scores): never a result"
     return RunRecord(folder, results)
 
 
