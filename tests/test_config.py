@@ -92,6 +92,7 @@ def test_bad_values_fail_at_compose_time_naming_the_key(overrides: list[str], ke
         ("stage1.loss=mse", "stage1.loss"),
         ("seed=[1]", "seed"),
         ("stage2.temperature=0.1", "temperature"),
+        ("stage2.balance=pairs", "stage2.balance"),
     ],
 )
 def test_wrong_types_and_choices_fail_while_merging(override: str, key: str) -> None:

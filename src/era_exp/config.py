@@ -58,6 +58,7 @@ EvalSplit = _choice("EvalSplit", ["test", "all"])
 SearchBackend = _choice("SearchBackend", ["auto", "faiss", "faiss-gpu", "torch"])
 AdapterInputs = _choice("AdapterInputs", ["query", "query_and_doc"])
 Stage2Monitor = _choice("Stage2Monitor", ["val_loss", "val_ndcg@10"])
+Stage2Balance = _choice("Stage2Balance", ["none", "task"])
 
 
 def _check(ok: bool, key: str, requirement: str, value: object) -> None:
@@ -137,6 +138,9 @@ class AdaptationConfig:
     corpora (``val_ndcg@10``), where the weights Stage 2 starts from are a candidate too.
     ``trace`` (``stage2/trace``, with ``val_ndcg@10``) records every epoch's per-query validation
     nDCG@10 to ``stage2_trace.npz``, to judge selection rules afterwards; it changes no number.
+    ``balance`` is how much each training pair weighs in the training loss: equally (``none``, the
+    paper's, so big tasks dominate), or ``task``: each task in total as much as any other (a pair
+    weighs 1 / its task's pair count, normalised to a mean of 1); the validation loss is unweighted.
     """
 
     lr: float = 1.0e-5
@@ -148,6 +152,7 @@ class AdaptationConfig:
     monitor: Stage2Monitor = Stage2Monitor.val_loss  # type: ignore[attr-defined]
     objective: Node = MISSING
     trace: Node | None = None
+    balance: Stage2Balance = Stage2Balance.none  # type: ignore[attr-defined]
 
     def __post_init__(self) -> None:
         _check(self.lr > 0, "stage2.lr", "> 0", self.lr)

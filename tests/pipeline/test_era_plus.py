@@ -33,6 +33,7 @@ def test_era_plus_composes_its_recipe_and_the_command_line_still_wins(run_config
     assert cfg.adapter.module._target_.endswith("DocResidualAdapter")
     assert (cfg.stage1.epochs, cfg.stage2.monitor, cfg.stage2.lr) == (0, "val_ndcg@10", 3e-4)
     assert cfg.stage2.objective.in_batch_negatives and cfg.stage2.patience == 30
+    assert cfg.stage2.balance == "task"
     overridden = run_config("method=era_plus", "stage2.lr=3e-4", "stage2.monitor=val_loss")
     assert (overridden.stage2.lr, overridden.stage2.monitor) == (3e-4, "val_loss")
     faithful = run_config("method=era")

@@ -106,12 +106,13 @@ def test_location_keys_never_enter_the_key(tmp_path: Path, method: str) -> None:
 
 
 def test_keys_added_later_change_the_run_key_only_when_set_away_from_their_default() -> None:
-    """adapter.inputs and stage2.monitor came after runs were recorded: at their defaults those
-    runs keep their keys; any other value is another run."""
+    """adapter.inputs, stage2.monitor and stage2.balance came after runs were recorded: at their
+    defaults those runs keep their keys; any other value is another run."""
 
     def key(*overrides: str) -> str:
         return run_key(compose(["data=builtin", "method=era", *overrides], return_hydra_config=False))
 
-    assert key() == key("adapter.inputs=query", "stage2.monitor=val_loss")
+    assert key() == key("adapter.inputs=query", "stage2.monitor=val_loss", "stage2.balance=none")
     assert key("stage2.monitor=val_ndcg@10") != key()
+    assert key("stage2.balance=task") != key()
     assert key("adapter=doc_residual") != key("adapter=doc_residual", "adapter.inputs=query")

@@ -7,17 +7,22 @@ from pathlib import Path
 import pytest
 
 from era_exp.cli.era_plus import (
+    BEFORE_BALANCE,
+    CHALLENGERS,
     IDEA_RATIOS,
     IDEAS,
     RATIOS,
+    SHIPPED,
     PairStudy,
     final_specs,
     idea_specs,
     mpnet_zero_shot,
+    recipe_decision,
     restricted,
     trace_specs,
 )
 from era_exp.cli.results import Points
+from era_exp.pipeline.results import run_key
 
 ZERO_SHOT_PAGE = Path(__file__).resolve().parents[2] / "docs" / "results" / "zero-shot.md"
 
@@ -68,6 +73,71 @@ def test_trace_runs_are_the_shipped_recipe_run_to_its_nominal_end(run_config, tm
     for _, overrides in specs.values():
         cfg = run_config(*overrides)
         assert cfg.stage2.trace is not None and cfg.stage2.patience == cfg.stage2.nominal_epochs
-        for key in ("lr", "monitor", "nominal_epochs", "objective"):
+        for key in ("lr", "monitor", "nominal_epochs", "objective", "balance"):
             assert cfg.stage2[key] == shipped.stage2[key], key
         assert cfg.adapter == shipped.adapter and cfg.stage1 == shipped.stage1
+
+
+def _scored(tasks: float, domains: float, key: str) -> dict:
+    overall = {"ndcg@10": tasks, "ndcg@10_domain_mean": domains}
+    return {"validation": {"overall": overall}, "run_key": key}
+
+
+def test_an_idea_replaces_the_recipe_only_when_higher_on_every_pair_and_both_means(tmp_path) -> None:
+    """The decision rule of the page: averaged over the idea ratios, higher over tasks and over
+    domains on both pairs; era_plus as shipped is named as the winner only when it is the same runs."""
+    studies = [PairStudy(pair, pair, Points("mair-lite", tmp_path, None)) for pair in ("a_to_b", "c_to_d")]
+    winner, half, loser = CHALLENGERS[-1], CHALLENGERS[0], CHALLENGERS[1]
+    # (tasks, domains) per pair at each idea ratio; ``half`` wins over tasks only, on one pair domains fall.
+    scores = {
+        BEFORE_BALANCE: [(0.40, 0.50), (0.40, 0.50)],
+        winner: [(0.41, 0.51), (0.42, 0.505)],
+        half: [(0.41, 0.49), (0.41, 0.51)],
+        loser: [(0.39, 0.50), (0.40, 0.50)],
+    }
+    ideas = {
+        study.pair: {
+            (key, ratio): _scored(*values[i], key=f"{key}-{ratio}")
+            for key, values in scores.items()
+            for ratio in IDEA_RATIOS
+        }
+        for i, study in enumerate(studies)
+    }
+    for study in studies:
+        for ratio in IDEA_RATIOS:
+            ideas[study.pair][(SHIPPED, ratio)] = ideas[study.pair][(winner, ratio)]
+    lines = recipe_decision(studies, ideas)
+    rows = {line.split(" | ")[0].strip("| "): line for line in lines if line.startswith("| ")}
+    label = {idea.key: idea.label for idea in IDEAS}
+    assert rows[label[winner]].endswith("| yes |")
+    assert rows[label[half]].endswith("| no |") and rows[label[loser]].endswith("| no |")
+    assert "| +1.00 | +1.00 | +2.00 | +0.50 |" in rows[label[winner]]
+    decision = next(line for line in lines if line.startswith("- **Decision:**"))
+    assert f"“{label[winner]}” passes the rule" in decision and "the same run keys" in decision
+    for study in studies:  # shipped still the recipe before balancing: the page says so
+        for ratio in IDEA_RATIOS:
+            ideas[study.pair][(SHIPPED, ratio)] = ideas[study.pair][(BEFORE_BALANCE, ratio)]
+    decision = next(line for line in recipe_decision(studies, ideas) if line.startswith("- **Decision:**"))
+    assert "era_plus as shipped is the recipe before balancing" in decision
+
+
+def test_the_shipped_recipe_is_filed_with_the_idea_that_chose_it(run_config, tmp_path: Path) -> None:
+    """era_plus as shipped and the idea it came from are one run (same key) in one folder, and that
+    folder is not the one the recipe before balancing filled, so neither recipe's run replaces the
+    other's when both are computed into one out-root."""
+    study = PairStudy("mpnet_to_minilm", "mpnet→MiniLM", Points("mair-lite", tmp_path, None))
+    ideas, final = idea_specs(study), final_specs(study)
+    for ratio in IDEA_RATIOS:
+        (shipped, shipped_overrides), (chosen, chosen_overrides) = (
+            ideas[(SHIPPED, ratio)],
+            ideas[(CHALLENGERS[-1], ratio)],
+        )
+        assert shipped == chosen and final[(SHIPPED, ratio)][0] == shipped
+        assert run_key(run_config("data=builtin", *shipped_overrides)) == run_key(
+            run_config("data=builtin", *chosen_overrides)
+        )
+        before, before_overrides = ideas[(BEFORE_BALANCE, ratio)]
+        assert run_key(run_config("data=builtin", *before_overrides)) != run_key(
+            run_config("data=builtin", *shipped_overrides)
+        )
+        assert f"idea-plus-{study.pair}-{ratio}" not in {shipped, before}

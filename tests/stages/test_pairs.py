@@ -56,10 +56,11 @@ def test_pairs_use_a_relevant_positive_and_unlabelled_negatives(caplog: pytest.L
     query_vecs, teacher, docs = _vectors()
     with caplog.at_level(logging.WARNING):
         pairs = build_pairs(
-            queries, corpus, query_vecs, teacher, docs, _miner(n_negatives=3, top_k=20), seed=1
+            queries, corpus, query_vecs, teacher, docs, _miner(n_negatives=3, top_k=20), seed=1, task="toy"
         )
     assert "q2" in caplog.text
     assert len(pairs) == 3 and pairs.negatives.shape == (3, 3, D_D)
+    assert pairs.tasks == ("toy",) * 3, "every kept pair names its task"
     kept = [queries[i] for i in (0, 1, 3)]
     torch.testing.assert_close(pairs.query, query_vecs[[0, 1, 3]])
     for i, query in enumerate(kept):
@@ -75,8 +76,8 @@ def test_memmap_documents_give_equal_pairs(tmp_path: Path) -> None:
     mm = np.memmap(tmp_path / "d.f32", dtype=np.float32, mode="w+", shape=tuple(docs.shape))
     mm[:] = docs.numpy()
     cfg = _miner(n_negatives=3, top_k=20)
-    from_tensor = build_pairs(queries, corpus, query_vecs, teacher, docs, cfg, seed=1)
-    from_memmap = build_pairs(queries, corpus, query_vecs.numpy(), teacher, mm, cfg, seed=1)
+    from_tensor = build_pairs(queries, corpus, query_vecs, teacher, docs, cfg, seed=1, task="toy")
+    from_memmap = build_pairs(queries, corpus, query_vecs.numpy(), teacher, mm, cfg, seed=1, task="toy")
     for name in ("query", "positive", "negatives"):
         assert torch.equal(getattr(from_tensor, name), getattr(from_memmap, name))
 
@@ -92,14 +93,18 @@ def test_positive_choice_is_seeded_uniform_and_relevant() -> None:
 def test_no_usable_query_is_an_error() -> None:
     query_vecs, teacher, docs = _vectors()
     with pytest.raises(ValueError, match="none of 1 queries has a relevant document"):
-        build_pairs([_queries()[2]], _corpus(), query_vecs[:1], teacher[:1], docs, _miner(), seed=42)
+        build_pairs(
+            [_queries()[2]], _corpus(), query_vecs[:1], teacher[:1], docs, _miner(), seed=42, task="toy"
+        )
 
 
 def test_concat_and_shape_checks() -> None:
     a = PairSet(torch.zeros(2, 3), torch.zeros(2, 4), torch.zeros(2, 5, 4))
     b = PairSet(torch.ones(1, 3), torch.ones(1, 4), torch.ones(1, 5, 4))
     both = concat_pairs([a, b])
-    assert len(both) == 3 and both.negatives.shape == (3, 5, 4)
+    assert len(both) == 3 and both.negatives.shape == (3, 5, 4) and not both.tasks
+    named = concat_pairs([PairSet(a.query, a.positive, a.negatives, ("A", "A")), PairSet.empty(3, 4, 5)])
+    assert named.tasks == ("A", "A"), "an empty set names no task and loses none"
     assert torch.equal(both.query[2], torch.ones(3))
     with pytest.raises(ValueError, match="PairSet needs"):
         PairSet(torch.zeros(2, 3), torch.zeros(2, 4), torch.zeros(2, 5, 3))
@@ -113,9 +118,13 @@ def test_a_query_labelling_its_whole_corpus_is_skipped(caplog: pytest.LogCapture
     usable = Query("q1", "find", "b", {"d0": 1})
     query_vecs, teacher, docs = _vectors()
     with caplog.at_level(logging.WARNING):
-        pairs = build_pairs([everything, usable], tiny, query_vecs[:2], teacher[:2], docs[:2], _miner(), 1)
+        pairs = build_pairs(
+            [everything, usable], tiny, query_vecs[:2], teacher[:2], docs[:2], _miner(), 1, task="tiny"
+        )
     assert "label every one of its 2 documents" in caplog.text and "q0" in caplog.text
     torch.testing.assert_close(pairs.query, query_vecs[[1]])
     assert pairs.negatives.shape == (1, _miner().n_negatives, D_D)
-    none_left = build_pairs([everything], tiny, query_vecs[:1], teacher[:1], docs[:2], _miner(), 1)
+    none_left = build_pairs(
+        [everything], tiny, query_vecs[:1], teacher[:1], docs[:2], _miner(), 1, task="tiny"
+    )
     assert len(none_left) == 0 and none_left.negatives.shape == (0, _miner().n_negatives, D_D)

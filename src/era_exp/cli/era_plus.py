@@ -55,13 +55,35 @@ class PairStudy:
 
 @dataclass(frozen=True)
 class Idea:
-    """One variant tried on the way to era_plus: what it changes, as overrides on top of a method."""
+    """One variant tried on the way to era_plus: what it changes, as overrides on top of a method.
+
+    ``folder`` names its runs' folders (default: ``key``). An idea whose overrides mean another run
+    once the recipe changes (``method=era_plus``, ``stage2=era_plus``) gets a folder naming the
+    recipe, so runs of the earlier and the current recipe, both computed into one out-root by
+    versions of the project before and after the change, never take turns in one folder.
+    """
 
     key: str
     label: str
     overrides: tuple[str, ...]
     ratio_free: bool = False
+    folder: str | None = None
 
+    @property
+    def stem(self) -> str:
+        return self.folder or self.key
+
+
+# The recipe the page ships (``method=era_plus``), and the one it replaced. The ideas tried against
+# the latter (CHALLENGERS) pin its settings; one replaces it only where its validation score,
+# averaged over IDEA_RATIOS, is higher on every pair, both as the mean over tasks and as the mean of
+# domain means.
+SHIPPED = "plus"
+BEFORE_BALANCE = "plus-before-balance"
+# What the runs of the current recipe are filed under (Idea.folder): its last change.
+RECIPE = "balance-task"
+CHALLENGERS = ("plus-epochs200", "plus-samples3000", "plus-balance-task")
+MEANS = (("ndcg@10", "tasks"), ("ndcg@10_domain_mean", "domains"))
 
 # In the order they were tried; each row of the ideas table, at every (pair, ratio) below.
 IDEAS = (
@@ -160,15 +182,37 @@ IDEAS = (
         ),
     ),
     Idea(
-        "plus",
-        "**era_plus as shipped** (`stage2=era_plus`: in-batch, lr 3e-4, patience 30)",
+        BEFORE_BALANCE,
+        "era_plus before task balancing (in-batch, lr 3e-4, patience 30)",
+        ("method=era_plus", "stage2.balance=none"),
+    ),
+    Idea(
+        "plus-epochs200",
+        "before balancing + 200 nominal epochs",
+        ("method=era_plus", "stage2.balance=none", "stage2.nominal_epochs=200"),
+    ),
+    Idea(
+        "plus-samples3000",
+        "before balancing + ridge branch on 3000 documents a task",
+        ("method=era_plus", "stage2.balance=none", "stage1.samples_per_task=3000"),
+    ),
+    Idea(
+        "plus-balance-task",
+        "before balancing + every task equal in Stage 2's loss",
+        ("method=era_plus", "stage2.balance=task"),
+    ),
+    Idea(
+        SHIPPED,
+        "**era_plus as shipped** (`stage2=era_plus`: in-batch, lr 3e-4, patience 30, tasks balanced)",
         ("method=era_plus",),
+        folder=f"{SHIPPED}-{RECIPE}",
     ),
     Idea("label-only", "faithful label-only", ("method=label_only",)),
     Idea(
         "label-only-sound",
         "sound label-only: doc residual from zero, era_plus's Stage 2",
         ("method=label_only", "adapter=doc_residual", "adapter.init=null", "stage2=era_plus"),
+        folder=f"label-only-sound-{RECIPE}",
     ),
     Idea("align-only", "faithful align-only", ("method=align_only",), ratio_free=True),
     Idea(
@@ -191,6 +235,8 @@ DEMO_POINTS = (
     ("plus", "era_plus", ("method=era_plus",)),
     ("era-plus-stage2", "ERA's adapter, era_plus's Stage 2", ("method=era", "stage2=era_plus")),
 )
+# The demo points that follow era_plus's recipe, filed under it as the ideas are (Idea.folder).
+DEMO_FOLDERS = {"plus": f"plus-{RECIPE}", "era-plus-stage2": f"era-plus-stage2-{RECIPE}"}
 
 
 def _ratio(ratio: float) -> list[str]:
@@ -217,18 +263,23 @@ def idea_specs(study: PairStudy) -> dict[tuple[str, float], Spec]:
     }
     for idea in IDEAS:
         for ratio in IDEA_RATIOS[:1] if idea.ratio_free else IDEA_RATIOS:
-            name = f"idea-{idea.key}-{study.pair}" + ("" if idea.ratio_free else f"-{ratio}")
+            name = f"idea-{idea.stem}-{study.pair}" + ("" if idea.ratio_free else f"-{ratio}")
             spec = (name, (f"pair={study.pair}", *idea.overrides, *_ratio(ratio)))
             for r in IDEA_RATIOS if idea.ratio_free else (ratio,):
                 specs[(idea.key, r)] = spec
     return specs
 
 
+def _stem(key: str) -> str:
+    """The folder stem of idea ``key``'s runs."""
+    return next(idea.stem for idea in IDEAS if idea.key == key)
+
+
 def final_specs(study: PairStudy) -> dict[tuple[str, float], Spec]:
     """Faithful ERA and era_plus at every ratio (the ``era`` and ``plus`` ideas' runs where they overlap)."""
     return {
         (key, ratio): (
-            f"idea-{key}-{study.pair}-{ratio}",
+            f"idea-{_stem(key)}-{study.pair}-{ratio}",
             (f"pair={study.pair}", f"method={method}", *_ratio(ratio)),
         )
         for ratio in RATIOS
@@ -248,7 +299,7 @@ def trace_specs(study: PairStudy) -> dict[tuple[str, float], Spec]:
     """era_plus with its Stage-2 trace at every ratio (validation only: what selection rules replay)."""
     return {
         ("trace", ratio): (
-            f"trace-plus-{study.pair}-{ratio}",
+            f"trace-{_stem(SHIPPED)}-{study.pair}-{ratio}",
             (f"pair={study.pair}", *TRACE_OVERRIDES, *_ratio(ratio)),
         )
         for ratio in RATIOS
@@ -345,7 +396,7 @@ def demo_runs(out_root: Path) -> dict[tuple[str, int], dict]:
                 ["data=builtin", "pair=mpnet_to_minilm", "train_ratio=0.2", f"seed={seed}", *overrides],
                 return_hydra_config=False,
             )
-            folder = out_root / "builtin" / f"{key}-{seed}"
+            folder = out_root / "builtin" / f"{DEMO_FOLDERS.get(key, key)}-{seed}"
             results[(key, seed)] = {**run(cfg, folder), "_dir": str(folder)}
     return results
 
@@ -461,9 +512,15 @@ CEILING_MARGIN = 0.01
 
 
 def ceiling_specs(study: PairStudy) -> dict[str, Spec]:
-    """Each oracle fit's folder name (``oracle-fit-...``, apart from every run's) and overrides."""
+    """Each oracle fit's folder name (``oracle-fit-...``, apart from every run's) and overrides.
+
+    The fits follow era_plus's recipe, so their folders name it (:data:`RECIPE`), as the ideas' do.
+    """
     return {
-        ceiling.key: (f"oracle-fit-{ceiling.key}-{study.pair}", (f"pair={study.pair}", *ceiling.overrides))
+        ceiling.key: (
+            f"oracle-fit-{ceiling.key}-{RECIPE}-{study.pair}",
+            (f"pair={study.pair}", *ceiling.overrides),
+        )
         for ceiling in CEILINGS
     }
 
@@ -907,9 +964,93 @@ def findings(ideas: Results) -> list[str]:
         f"- **Keeping the document model's query vector.** The doc residual's first try {both('plus-first')};"
         f" without its ridge branch {both('plus-residual-only')}; selecting on the pairs' loss instead of "
         f"nDCG {both('plus-val-loss')}; the paper's Stage 2 {both('plus-paper-stage2')}.",
-        f"- **In-batch negatives** {both('plus-in-batch')}; with lr 3e-4 and patience 30 (shipped) "
-        f"{both('plus')}.",
+        f"- **In-batch negatives** {both('plus-in-batch')}; with lr 3e-4 and patience 30 (the recipe "
+        f"before balancing) {both(BEFORE_BALANCE)}.",
+        challenger_findings(ideas),
     ]
+
+
+def ratio_mean(ideas: Results, key: str, metric: str) -> float:
+    """An idea's validation ``metric`` averaged over :data:`IDEA_RATIOS`."""
+    return sum(ideas[(key, r)]["validation"]["overall"][metric] for r in IDEA_RATIOS) / len(IDEA_RATIOS)
+
+
+def challenger_findings(ideas: Results) -> str:
+    """The bullet on the ideas tried against the recipe before balancing: each one's means against it."""
+    label = {idea.key: idea.label for idea in IDEAS}
+
+    def cells(key: str) -> str:
+        return " / ".join(pct(ratio_mean(ideas, key, metric)) for metric, _ in MEANS)
+
+    def delta(key: str) -> str:
+        return " / ".join(
+            f"{100 * (ratio_mean(ideas, key, metric) - ratio_mean(ideas, BEFORE_BALANCE, metric)):+.2f}"
+            for metric, _ in MEANS
+        )
+
+    tried = "; ".join(f"{label[key]} {cells(key)} ({delta(key)})" for key in CHALLENGERS)
+    return (
+        "- **Tried against the recipe before balancing** (mean of the two ratios, over tasks / of "
+        f"domain means; Δ against it in points): that recipe {cells(BEFORE_BALANCE)}; {tried}. "
+        "Whether one replaces it: the section after the pairs."
+    )
+
+
+def recipe_decision(studies: Sequence[PairStudy], ideas: dict[str, Results]) -> list[str]:
+    """Whether an idea tried against the recipe before balancing replaces it: higher on every pair and
+    both means; and whether era_plus as shipped is that idea (the same run keys)."""
+    columns = [(study, metric, name) for study in studies for metric, name in MEANS]
+    lines = [
+        "## Ideas against the recipe before balancing (validation)",
+        "",
+        "An idea replaces the recipe it was tried against only if its validation nDCG@10, averaged over "
+        f"the ratios {' and '.join(map(str, IDEA_RATIOS))}, is higher on every pair, both as the mean "
+        "over tasks and as the mean of domain means. Δ: the idea minus that recipe, in points.",
+        "",
+        "| idea | "
+        + " | ".join(f"{study.label}: Δ {name}" for study, _, name in columns)
+        + " | replaces it |",
+        "|---|" + "---:|" * len(columns) + "---|",
+    ]
+    label = {idea.key: idea.label for idea in IDEAS}
+    winners = []
+    for key in CHALLENGERS:
+        deltas = [
+            ratio_mean(ideas[study.pair], key, metric) - ratio_mean(ideas[study.pair], BEFORE_BALANCE, metric)
+            for study, metric, _ in columns
+        ]
+        wins = all(d > 0 for d in deltas)
+        winners += [key] * wins
+        cells = " | ".join(f"{100 * d:+.2f}" for d in deltas)
+        lines.append(f"| {label[key]} | {cells} | {'yes' if wins else 'no'} |")
+
+    def shipped_is(key: str) -> bool:
+        return all(
+            ideas[study.pair][(SHIPPED, r)]["run_key"] == ideas[study.pair][(key, r)]["run_key"]
+            for study in studies
+            for r in IDEA_RATIOS
+        )
+
+    shipped = [key for key in CHALLENGERS if shipped_is(key)]
+    lines += [
+        "",
+        "- **Decision:** "
+        + (
+            f"{', '.join(f'“{label[key]}”' for key in winners)} passes the rule. "
+            if winners
+            else "no idea passes the rule on every pair and both means. "
+        )
+        + (
+            f"era_plus as shipped is “{label[shipped[0]]}” (the same run keys), so every era_plus "
+            "column of the test tables is its runs."
+            if shipped
+            else "era_plus as shipped is the recipe before balancing."
+            if shipped_is(BEFORE_BALANCE)
+            else "era_plus as shipped is none of these ideas."
+        ),
+        "",
+    ]
+    return lines
 
 
 def _verdict(holds: bool) -> str:
@@ -1208,8 +1349,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     if index_tasks != ("none",) and not args.ideas_only:
         mpnet_zero = run_mpnet_zero_shot(args.data_root, out_root, index_tasks, Path(args.docs))
     sections, runs = [], [] if mpnet_zero is None else [mpnet_zero.results]
+    all_ideas: dict[str, Results] = {}
     for study in reversed(studies):  # MiniLM->MiniLM first: it needs no mpnet embedding
-        ideas = run_ideas(study)
+        ideas = all_ideas[study.pair] = run_ideas(study)
         print("\n".join([f"{study.label}:", *ideas_table(ideas), "", *selection_lines(ideas), ""]))
         if args.ideas_only:
             continue
@@ -1221,6 +1363,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         runs += [*ideas.values(), *final.values(), *traces.values(), *fits.values()]
     if args.ideas_only:
         return
+    sections.append(recipe_decision(studies, all_ideas))
     demo = demo_runs(out_root)
     sections.append(demo_section(demo))
     runs += list(demo.values())

@@ -46,6 +46,7 @@ _ADDED_WITH_DEFAULT = {
     ("adapter", "inputs"): "query",
     ("stage2", "monitor"): "val_loss",
     ("stage2", "trace"): "None",
+    ("stage2", "balance"): "none",
 }
 # File digests of the data, kept beside the embedding cache so each data file is read once.
 DIGEST_CACHE = "data-digests.json"

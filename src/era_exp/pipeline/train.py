@@ -10,6 +10,7 @@ inputs (``reuse_stage1``; :mod:`era_exp.stages.alignment_store`).
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -189,7 +190,16 @@ def _adapt(
                 adapter, query_vecs, lambda q=queries: torch.from_numpy(emb.queries(q, model="doc")).float()
             )
             parts[part].append(
-                build_pairs(queries, plan.task.corpus, query_vecs, teacher_vecs, doc_vecs, miner, cfg.seed)
+                build_pairs(
+                    queries,
+                    plan.task.corpus,
+                    query_vecs,
+                    teacher_vecs,
+                    doc_vecs,
+                    miner,
+                    cfg.seed,
+                    task=plan.task.task,
+                )
             )
             if part == "val" and retrieval:
                 monitored.append(
@@ -205,4 +215,6 @@ def _adapt(
         adapter, train, val, settings, cfg.seed, trainer_kwargs=trainer_kwargs, engine=engine, monitor=monitor
     )
     report = {"teacher": teacher.name, "train_pairs": len(train), "val_pairs": len(val), **result}
+    if str(settings.balance) != "none":  # what the weights were computed from (absent: all pairs weigh 1)
+        report["train_pairs_per_task"] = dict(Counter(train.tasks))
     return report if trace is None else {**report, TRACE_KEY: trace}

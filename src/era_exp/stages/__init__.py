@@ -18,7 +18,7 @@ from era_exp.stages.losses import (
 )
 from era_exp.stages.monitor import RetrievalMonitor
 from era_exp.stages.negatives import NegativeMiner, mine_negatives
-from era_exp.stages.pairs import PairSet, build_pairs, concat_pairs
+from era_exp.stages.pairs import PairSet, build_pairs, concat_pairs, pair_weights
 from era_exp.stages.teachers import (
     DocModelTeacher,
     DocumentSpaceTeacher,
@@ -57,6 +57,7 @@ __all__ = [
     "concat_pairs",
     "info_nce_logits",
     "mine_negatives",
+    "pair_weights",
     "sample_alignment_docs",
     "train_adaptation",
     "train_alignment",

@@ -2,7 +2,9 @@
 
 AdamW with linear warm-up over the first ``warmup_fraction`` of a nominal ``nominal_epochs``
 schedule, then linear decay to zero at its nominal end; early stopping on the validation loss
-restores the best epoch's weights.
+restores the best epoch's weights. With ``stage2.balance=task`` each training pair carries its
+weight (:func:`~era_exp.stages.pairs.pair_weights`) as a third row tensor, so both engines weigh
+the same rows the same way.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from era_exp.config import AdaptationConfig
 from era_exp.stages.data import EpochBatches, RowBatches
 from era_exp.stages.losses import InfoNCE
 from era_exp.stages.optim import AdamWSchedule
-from era_exp.stages.pairs import PairSet
+from era_exp.stages.pairs import PairSet, pair_weights
 from era_exp.stages.trainer import (
     BestEpoch,
     Engine,
@@ -32,7 +34,9 @@ from era_exp.stages.trainer import (
 
 VAL_LOSS = "adapt/val_loss"
 
-Batch = tuple[Tensor, Tensor]  # query-model vectors, the objective's candidates (positive, negatives)
+# Query-model vectors, the objective's candidates (positive, negatives), and in a balanced Stage 2's
+# training batches each row's weight.
+Batch = tuple[Tensor, Tensor] | tuple[Tensor, Tensor, Tensor]
 
 
 def warmup_linear(step: int, warmup_steps: int, total_steps: int) -> float:
@@ -47,12 +51,19 @@ class AdaptationRows:
 
     Each row is a query's vector and its candidates as ``objective`` compares them (normalised
     [positive, negatives]), made once for all rows: they are fixed document vectors, and making
-    them per batch cost more than the adapter's own forward pass.
+    them per batch cost more than the adapter's own forward pass. ``balance`` (``stage2.balance``)
+    adds each training row's weight as a third tensor; with ``none`` there is none.
     :class:`~era_exp.stages.lightning.AdaptationDataModule` serves the same rows to Lightning's Trainer.
     """
 
     def __init__(
-        self, train: PairSet, val: PairSet, objective: InfoNCE, batch_size: int = 256, seed: int = 42
+        self,
+        train: PairSet,
+        val: PairSet,
+        objective: InfoNCE,
+        batch_size: int = 256,
+        seed: int = 42,
+        balance: str = "none",
     ) -> None:
         super().__init__()
         if len(train) == 0:
@@ -67,8 +78,11 @@ class AdaptationRows:
                 f"pairs (dQ={val.query.shape[1]}, dD={val.positive.shape[1]}) differ in dimensions"
             )
         self.batch_size, self.seed = batch_size, seed
+        weights = pair_weights(train, balance)
         self.train_set = RowBatches(
-            train.query.float(), objective.candidates(train.positive.float(), train.negatives.float())
+            train.query.float(),
+            objective.candidates(train.positive.float(), train.negatives.float()),
+            *(() if weights is None else (weights,)),
         )
         self.val_set = RowBatches(
             val.query.float(), objective.candidates(val.positive.float(), val.negatives.float())
@@ -117,9 +131,11 @@ class AdaptationStep(nn.Module):
         return self.adapter(x)
 
     def loss(self, batch: Batch, validation: bool) -> Tensor:
-        """The objective on a batch (query vectors, their candidates)."""
-        query, candidates = batch
-        return self.objective.on_candidates(self.adapter(query), candidates, validation=validation)
+        """The objective on a batch (query vectors, their candidates, and the rows' weights if any)."""
+        query, candidates, *weights = batch
+        return self.objective.on_candidates(
+            self.adapter(query), candidates, validation=validation, weights=weights[0] if weights else None
+        )
 
     def training_loss(self, batch: Batch) -> Tensor:
         """The objective on a training batch."""
@@ -191,7 +207,7 @@ def train_adaptation(
     }
     threads = threads_for(step_flops(adapter, cfg.batch_size))
     if engine == "loop":
-        rows = AdaptationRows(train, val, cfg.objective, cfg.batch_size, seed)
+        rows = AdaptationRows(train, val, cfg.objective, cfg.batch_size, seed, str(cfg.balance))
         module = AdaptationStep(adapter, cfg.objective, **settings, steps_per_epoch=rows.steps_per_epoch)
         start = time.perf_counter()
         device = stage_device()
@@ -214,7 +230,7 @@ def train_adaptation(
 
         from era_exp.stages.lightning import AdaptationDataModule, AdaptationModule, BestWeights, fit
 
-        rows = AdaptationDataModule(train, val, cfg.objective, cfg.batch_size, seed)
+        rows = AdaptationDataModule(train, val, cfg.objective, cfg.batch_size, seed, str(cfg.balance))
         module = AdaptationModule(adapter, cfg.objective, **settings, steps_per_epoch=rows.steps_per_epoch)
         start = time.perf_counter()
         best = BestWeights(VAL_LOSS)

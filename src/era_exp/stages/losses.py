@@ -89,8 +89,16 @@ class InfoNCE:
         """What the loss compares anchors with: fixed document vectors, so a stage makes them once."""
         return info_nce_candidates(positive, negatives)
 
-    def on_candidates(self, anchor: Tensor, candidates: Tensor, validation: bool) -> Tensor:
-        """The loss of ``anchor`` against :meth:`candidates`' rows."""
+    def on_candidates(
+        self, anchor: Tensor, candidates: Tensor, validation: bool, weights: Tensor | None = None
+    ) -> Tensor:
+        """The loss of ``anchor`` against :meth:`candidates`' rows.
+
+        ``weights`` (one per row, e.g. :func:`~era_exp.stages.pairs.pair_weights`) make it the
+        mean of the rows' weighted losses; without them every row counts the same.
+        """
         in_batch = self.in_batch_negatives and not validation
         logits, target = candidate_logits(anchor, candidates, self.temperature, in_batch)
-        return F.cross_entropy(logits, target)
+        if weights is None:
+            return F.cross_entropy(logits, target)
+        return (F.cross_entropy(logits, target, reduction="none") * weights).mean()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -19,11 +20,16 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class PairSet:
-    """Aligned rows: query (n, dQ) query-model vectors, positive (n, dD), negatives (n, k, dD)."""
+    """Aligned rows: query (n, dQ) query-model vectors, positive (n, dD), negatives (n, k, dD).
+
+    ``tasks`` names each row's task (what a task-balanced Stage 2 weighs by); empty when the rows
+    come from nowhere in particular (synthetic pairs), which only an unbalanced Stage 2 accepts.
+    """
 
     query: Tensor
     positive: Tensor
     negatives: Tensor
+    tasks: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         n = len(self.query)
@@ -39,6 +45,8 @@ class PairSet:
                 "PairSet needs query (n, dQ), positive (n, dD), negatives (n, k, dD); got "
                 f"{tuple(self.query.shape)}, {tuple(self.positive.shape)}, {tuple(self.negatives.shape)}"
             )
+        if self.tasks and len(self.tasks) != n:
+            raise ValueError(f"PairSet has {n} rows but {len(self.tasks)} task names")
 
     def __len__(self) -> int:
         return len(self.query)
@@ -50,14 +58,37 @@ class PairSet:
 
 
 def concat_pairs(sets: Sequence[PairSet]) -> PairSet:
-    """One PairSet holding the rows of ``sets`` in order (e.g. the training pairs of all tasks)."""
+    """One PairSet holding the rows of ``sets`` in order (e.g. the training pairs of all tasks).
+
+    Rows keep their task names when every non-empty set has them.
+    """
     if not sets:
         raise ValueError("no pair sets to concatenate")
+    named = all(s.tasks or not len(s) for s in sets)
     return PairSet(
         torch.cat([s.query for s in sets]),
         torch.cat([s.positive for s in sets]),
         torch.cat([s.negatives for s in sets]),
+        tuple(task for s in sets for task in s.tasks) if named else (),
     )
+
+
+def pair_weights(pairs: PairSet, balance: str) -> Tensor | None:
+    """Each training pair's weight in Stage 2's loss (``stage2.balance``); None: all weigh the same.
+
+    ``task``: a pair weighs 1 / (its task's pair count), scaled so the weights average 1, so every
+    task contributes equally to the loss however many pairs it has, and the loss keeps the scale
+    (and the learning rate its meaning) of the unweighted mean.
+    """
+    if balance == "none":
+        return None
+    if balance != "task":
+        raise ValueError(f"unknown Stage-2 balance {balance!r}; expected 'none' or 'task'")
+    if len(pairs.tasks) != len(pairs) or not len(pairs):
+        raise ValueError("stage2.balance=task needs training pairs that name their task")
+    counts = Counter(pairs.tasks)
+    weights = torch.tensor([1.0 / counts[task] for task in pairs.tasks], dtype=torch.float64)
+    return (weights * (len(pairs) / weights.sum())).float()
 
 
 def choose_positive(query: Query, corpus: Corpus, seed: int) -> int | None:
@@ -74,8 +105,10 @@ def build_pairs(
     doc_vecs: Rows,
     miner: NegativeMiner,
     seed: int,
+    *,
+    task: str,
 ) -> PairSet:
-    """Training pairs for ``queries`` of one task.
+    """Training pairs for ``queries`` of one task (``task``: its name, carried by every row).
 
     ``query_vecs`` (nq, dQ) are the query model's vectors (what the adapter sees), ``teacher_vecs``
     (nq, dD) the teacher's vectors used for mining, ``doc_vecs`` (nd, dD) the corpus in the document
@@ -130,4 +163,5 @@ def build_pairs(
         query=gather_rows(query_vecs, keep).cpu(),
         positive=rows[local[: len(pos)]],
         negatives=rows[local[len(pos) :]].view(len(pos), miner.n_negatives, -1),
+        tasks=(task,) * len(pos),
     )
