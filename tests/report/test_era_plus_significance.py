@@ -16,12 +16,13 @@ from era_exp.cli.era_plus import (
     losses,
     p_text,
     per_task_tests_table,
+    ratio_table,
     restricted,
     run_mpnet_zero_shot,
     targets,
 )
 from era_exp.cli.results import Points, pct
-from era_exp.report.significance import compare_task
+from era_exp.report.significance import compare_task, compare_task_means
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Two small Code tasks (40 and 54 documents), so mpnet encodes their corpora in seconds.
@@ -135,3 +136,24 @@ def test_a_loss_without_significance_still_fails_the_strict_target(tiny_page) ->
     page = "\n".join(targets(study, final, zero, _references(final, zero, mpnet)[2][1]))
     assert "a task below it fails the target whether or not its difference is significant" in page
     assert re.search(r"pooled over their \d+ queries: p = ", page)
+
+
+def test_the_ratio_table_tests_the_mean_over_tasks_it_prints(tiny_page) -> None:
+    """The Δ of each ratio is the difference of means over tasks (each task alike), and its first p is the
+    randomization test of that difference; the pooled t-test weighs SpotifyAPI's and TMDB's queries alike."""
+    study, final, zero, _ = tiny_page
+    plus, era = final[("plus", 0.2)], final[("era", 0.2)]
+    test = compare_task_means(Path(plus["_dir"]), Path(era["_dir"]), sorted(TASKS), alpha=0.05)
+    assert test.difference == pytest.approx(plus["overall"]["ndcg@10"] - era["overall"]["ndcg@10"], abs=1e-5)
+    header, _, *rows = ratio_table(study, final, zero)
+    columns = [cell.strip() for cell in header.strip("|").split("|")]
+    assert columns[3:6] == ["Δ", "p, mean over tasks", "p, pooled queries"]
+    cells = [cell.strip() for cell in rows[RATIOS.index(0.2)].strip("|").split("|")]
+    assert len(cells) == len(columns)
+    assert cells[3] == f"{100 * test.difference:+.1f}"
+    assert cells[4] == test.p_text()
+    zero_test = compare_task_means(Path(plus["_dir"]), Path(zero["_dir"]), sorted(TASKS), alpha=0.05)
+    assert columns[-2:] == ["p, mean over tasks", "p, pooled queries"] and cells[-2] == zero_test.p_text()
+    page = "\n".join(targets(study, final, zero, None))
+    assert "on the mean over tasks (paired randomization test, each task alike)" in page
+    assert "on the mean over queries (paired t-test pooled over the tasks' queries" in page

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import shutil
 from pathlib import Path
@@ -13,7 +14,14 @@ from scipy.stats import ttest_rel
 
 from era_exp.data.builtin import TASK_NAME
 from era_exp.pipeline.run import run
-from era_exp.report.significance import compare_task, paired_test, task_units
+from era_exp.report.significance import (
+    compare_task,
+    compare_task_means,
+    paired_test,
+    randomization_p,
+    task_mean_statistic,
+    task_units,
+)
 from era_exp.retrieve.trec import read_qrels, write_qrels
 from helpers.config import TINY_BUILTIN, compose_run
 
@@ -98,3 +106,45 @@ def test_a_task_the_run_did_not_score_is_named(tiny_runs) -> None:
     zero_dir, _ = tiny_runs["zero"]
     with pytest.raises(FileNotFoundError, match=r"no qrels of task 'TMDB'"):
         compare_task(zero_dir, zero_dir, "TMDB", alpha=0.05)
+
+
+def test_the_randomization_p_is_the_exact_sign_flip_p(tiny_runs) -> None:
+    """On 12 real per-query differences every one of the 4,096 sign flips can be enumerated: the seeded
+    sampled p is within its sampling error of the exact one, and the same seed gives the same p."""
+    (plus_dir, _), (zero_dir, _) = tiny_runs["plus"], tiny_runs["zero"]
+    plus_scores, zero_scores = (task_units(d, TASK_NAME) for d in (plus_dir, zero_dir))
+    _, per_query = {}, []
+    qrels = Qrels(plus_scores[0])
+    for _, run_dict in (plus_scores, zero_scores):
+        per_query.append(np.asarray(evaluate(qrels, Run(run_dict), "ndcg@10", return_mean=False)))
+    differences = (per_query[0] - per_query[1])[np.flatnonzero(per_query[0] != per_query[1])[:12]]
+    assert len(differences) == 12
+    weights = np.full(12, 1 / 12)
+    observed = abs(float(weights @ differences))
+    flips = np.array(list(itertools.product((-1, 1), repeat=12)))
+    exact = np.mean(np.abs(flips @ (weights * differences)) >= observed * (1 - 1e-12))
+    sampled = randomization_p(differences, weights, rounds=40_000, seed=3)
+    assert abs(sampled - exact) < 0.01
+    assert randomization_p(differences, weights, rounds=40_000, seed=3) == sampled
+
+
+def test_the_mean_over_tasks_weighs_each_task_alike() -> None:
+    """Two tasks of 1 and 3 queries: the statistic is the mean of the two task means, not of 4 queries."""
+    values, weights = task_mean_statistic({"a": np.array([1.0]), "b": np.array([0.0, 0.0, 0.0])})
+    assert float(weights @ values) == pytest.approx(0.5)
+    assert weights.sum() == pytest.approx(1.0)
+
+
+def test_the_mean_over_tasks_test_on_one_task(tiny_runs) -> None:
+    """With one task the tested difference is the task's, a run against itself has p = 1, and runs on
+    different queries are refused as the per-task test refuses them."""
+    (plus_dir, _), (zero_dir, _), (fewer_dir, _) = tiny_runs["plus"], tiny_runs["zero"], tiny_runs["fewer"]
+    test = compare_task_means(plus_dir, zero_dir, [TASK_NAME], alpha=0.05)
+    one = compare_task(plus_dir, zero_dir, TASK_NAME, alpha=0.05)
+    assert test.difference == pytest.approx(one.difference)
+    assert test.num_queries == one.num_queries and test.num_tasks == 1
+    assert 0 < test.p_value <= 1 and test.significant == (test.p_value <= 0.05)
+    itself = compare_task_means(zero_dir, zero_dir, [TASK_NAME], alpha=0.05)
+    assert itself.p_value == 1.0 and not itself.significant
+    with pytest.raises(ValueError, match="scored different queries"):
+        compare_task_means(zero_dir, fewer_dir, [TASK_NAME], alpha=0.05)

@@ -1,10 +1,13 @@
-"""Paired significance tests on per-query metrics, with ranx: pooled over tasks, or one task at a time.
+"""Paired significance tests on per-query metrics: pooled over tasks, one task at a time, or of the
+mean over tasks.
 
 Each run's per-unit TREC files are pooled into one Qrels and one Run by prefixing every query id
 with its unit's file name, so the test pairs the same query across methods over all tasks at once.
 Only queries scored by every compared run enter the pooled test (zero-shot may score more queries).
 The per-task test (:func:`compare_task`) pairs the queries of one task and refuses two runs that did
-not score the same queries of it: a per-task difference is only read on one query set.
+not score the same queries of it: a per-task difference is only read on one query set. The test of
+the mean over tasks (:func:`compare_task_means`) weighs every task alike, as the mean the tables print
+does, with a seeded paired randomization (sign-flip) test.
 """
 
 from __future__ import annotations
@@ -230,10 +233,10 @@ def paired_test(first: dict[str, float], second: dict[str, float], alpha: float)
     return PairedTest(float(a.mean()), float(b.mean()), p_value, len(qids), alpha)
 
 
-def compare_task(
-    first_dir: Path, second_dir: Path, task: str, alpha: float, metric: str = "ndcg@10"
-) -> PairedTest:
-    """Two runs on one task, query by query; refused unless both scored the same queries, labelled alike."""
+def _paired_task_scores(
+    first_dir: Path, second_dir: Path, task: str, metric: str
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Both runs' per-query ``metric`` on one task, refused unless the queries and labels match."""
     first, second = task_scores(first_dir, task, metric), task_scores(second_dir, task, metric)
     if set(first.qrels) != set(second.qrels):
         only_first = sorted(set(first.qrels) - set(second.qrels))
@@ -252,4 +255,121 @@ def compare_task(
             f"task {task!r}: {first_dir} and {second_dir} judge {len(relabelled)} queries differently "
             f"(qrels differ, e.g. {relabelled[0]}): a paired test needs the same labels"
         )
-    return paired_test(first.scores, second.scores, alpha)
+    return first.scores, second.scores
+
+
+def compare_task(
+    first_dir: Path, second_dir: Path, task: str, alpha: float, metric: str = "ndcg@10"
+) -> PairedTest:
+    """Two runs on one task, query by query; refused unless both scored the same queries, labelled alike."""
+    return paired_test(*_paired_task_scores(first_dir, second_dir, task, metric), alpha)
+
+
+# Sign-flip rounds of the test of the mean over tasks, and the seed of their generator.
+RANDOMIZATION_ROUNDS = 10_000
+RANDOMIZATION_SEED = 0
+
+
+@dataclass(frozen=True)
+class TaskMeanTest:
+    """Two runs' mean over tasks of the per-task mean metric, and the paired test of their difference."""
+
+    mean_first: float
+    mean_second: float
+    p_value: float
+    num_queries: int
+    num_tasks: int
+    rounds: int
+    alpha: float
+
+    @property
+    def difference(self) -> float:
+        """First minus second: > 0 where the first run's mean over tasks is higher."""
+        return self.mean_first - self.mean_second
+
+    @property
+    def significant(self) -> bool:
+        """p ≤ α."""
+        return self.p_value <= self.alpha
+
+    @property
+    def at_floor(self) -> bool:
+        """No sign flip was as far from zero as the observed difference: p is the test's smallest value."""
+        return self.p_value * (self.rounds + 1) < 1.5
+
+    def p_text(self) -> str:
+        """p as a page prints it: ``< 1e-04`` where no sign flip reached the observed difference."""
+        return f"< {1 / self.rounds:.0e}" if self.at_floor else f"{self.p_value:.2g}"
+
+
+def task_mean_statistic(differences: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-query differences as one vector and the weights that make their weighted sum the mean over
+    tasks of the per-task mean difference (each query ``1 / (tasks × its task's queries)``)."""
+    values = np.concatenate([differences[task] for task in sorted(differences)])
+    weights = np.concatenate(
+        [
+            np.full(len(differences[task]), 1.0 / (len(differences) * len(differences[task])))
+            for task in sorted(differences)
+        ]
+    )
+    return values, weights
+
+
+def randomization_p(
+    values: np.ndarray,
+    weights: np.ndarray,
+    rounds: int = RANDOMIZATION_ROUNDS,
+    seed: int = RANDOMIZATION_SEED,
+) -> float:
+    """Two-sided paired randomization test of ``sum(weights * values)`` against zero.
+
+    Under the null each query's two scores are exchangeable, so each difference's sign is a fair coin:
+    ``rounds`` seeded sign flips give the statistic's null distribution, and p = (1 + rounds at least as
+    far from zero as the observed) / (1 + rounds), which is never 0.
+    """
+    observed = abs(float(np.dot(weights, values)))
+    weighted = weights * values
+    rng = np.random.default_rng(seed)
+    extreme, chunk = 0, 1_000
+    for start in range(0, rounds, chunk):
+        size = min(chunk, rounds - start)
+        signs = rng.integers(0, 2, size=(size, len(values)), dtype=np.int8) * 2 - 1
+        extreme += int(np.count_nonzero(np.abs(signs @ weighted) >= observed * (1 - 1e-12)))
+    return (1 + extreme) / (1 + rounds)
+
+
+def compare_task_means(
+    first_dir: Path,
+    second_dir: Path,
+    tasks: list[str],
+    alpha: float,
+    metric: str = "ndcg@10",
+    rounds: int = RANDOMIZATION_ROUNDS,
+    seed: int = RANDOMIZATION_SEED,
+) -> TaskMeanTest:
+    """Two runs' mean over ``tasks`` of the per-task mean ``metric``, with a paired randomization test.
+
+    The pooled t-test weighs each query alike, so a task with many queries weighs most; this test is of
+    the difference of means over tasks (each task alike), the figure the tables print. Every task must
+    have the same queries, labelled alike, in both runs (as :func:`compare_task` requires).
+    """
+    if not tasks:
+        raise ValueError("a test of the mean over tasks needs at least one task")
+    firsts, seconds, differences = [], [], {}
+    for task in tasks:
+        first, second = _paired_task_scores(first_dir, second_dir, task, metric)
+        qids = sorted(first)
+        a, b = np.array([first[q] for q in qids]), np.array([second[q] for q in qids])
+        firsts.append(a.mean())
+        seconds.append(b.mean())
+        differences[task] = a - b
+    values, weights = task_mean_statistic(differences)
+    return TaskMeanTest(
+        float(np.mean(firsts)),
+        float(np.mean(seconds)),
+        randomization_p(values, weights, rounds, seed),
+        len(values),
+        len(tasks),
+        rounds,
+        alpha,
+    )
