@@ -35,6 +35,14 @@ class LinearAdapter(nn.Module):
         return F.normalize(self.linear(x), dim=-1)
 
 
+def zero_output_mlp(d_in: int, hidden: int, d_out: int, dropout: float) -> nn.Sequential:
+    """Linear → GELU → dropout → linear, its last layer zero, so it adds nothing until trained."""
+    mlp = nn.Sequential(nn.Linear(d_in, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, d_out))
+    nn.init.zeros_(mlp[-1].weight)
+    nn.init.zeros_(mlp[-1].bias)
+    return mlp
+
+
 class ResidualMLPAdapter(nn.Module):
     """Affine projection plus a small MLP residual branch, output L2-normalised.
 
@@ -50,11 +58,7 @@ class ResidualMLPAdapter(nn.Module):
         self.d_in, self.d_out = d_in, d_out
         self.hidden, self.dropout = hidden, dropout
         self.linear = nn.Linear(d_in, d_out)
-        self.mlp = nn.Sequential(
-            nn.Linear(d_in, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, d_out)
-        )
-        nn.init.zeros_(self.mlp[-1].weight)
-        nn.init.zeros_(self.mlp[-1].bias)
+        self.mlp = zero_output_mlp(d_in, hidden, d_out, dropout)
 
     def options(self) -> dict[str, Any]:
         """Constructor keywords besides the dimensions (saved with the weights)."""
@@ -119,11 +123,7 @@ class DocResidualMLPAdapter(DocResidualAdapter):
     def __init__(self, d_in: int, d_out: int, hidden: int = 1024, dropout: float = 0.0) -> None:
         super().__init__(d_in, d_out)
         self.hidden, self.dropout = hidden, dropout
-        self.mlp = nn.Sequential(
-            nn.Linear(d_in, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, d_out)
-        )
-        nn.init.zeros_(self.mlp[-1].weight)
-        nn.init.zeros_(self.mlp[-1].bias)
+        self.mlp = zero_output_mlp(d_in, hidden, d_out, dropout)
 
     def options(self) -> dict[str, Any]:
         """Constructor keywords besides the dimensions (saved with the weights)."""

@@ -271,26 +271,11 @@ RANDOMIZATION_SEED = 0
 
 
 @dataclass(frozen=True)
-class TaskMeanTest:
-    """Two runs' mean over tasks of the per-task mean metric, and the paired test of their difference."""
+class TaskMeanTest(PairedTest):
+    """Two runs' mean over tasks of the per-task mean metric, and the randomization test of it."""
 
-    mean_first: float
-    mean_second: float
-    p_value: float
-    num_queries: int
     num_tasks: int
     rounds: int
-    alpha: float
-
-    @property
-    def difference(self) -> float:
-        """First minus second: > 0 where the first run's mean over tasks is higher."""
-        return self.mean_first - self.mean_second
-
-    @property
-    def significant(self) -> bool:
-        """p ≤ α."""
-        return self.p_value <= self.alpha
 
     @property
     def at_floor(self) -> bool:
@@ -369,7 +354,7 @@ def compare_task_means(
         float(np.mean(seconds)),
         randomization_p(values, weights, rounds, seed),
         len(values),
+        alpha,
         len(tasks),
         rounds,
-        alpha,
     )
