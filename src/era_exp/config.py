@@ -58,7 +58,7 @@ EvalSplit = _choice("EvalSplit", ["test", "all"])
 SearchBackend = _choice("SearchBackend", ["auto", "faiss", "faiss-gpu", "torch"])
 AdapterInputs = _choice("AdapterInputs", ["query", "query_and_doc"])
 Stage2Monitor = _choice("Stage2Monitor", ["val_loss", "val_ndcg@10"])
-Stage2Balance = _choice("Stage2Balance", ["none", "task"])
+Stage2Balance = _choice("Stage2Balance", ["none", "task", "sqrt"])
 
 
 def _check(ok: bool, key: str, requirement: str, value: object) -> None:
@@ -139,8 +139,10 @@ class AdaptationConfig:
     ``trace`` (``stage2/trace``, with ``val_ndcg@10``) records every epoch's per-query validation
     nDCG@10 to ``stage2_trace.npz``, to judge selection rules afterwards; it changes no number.
     ``balance`` is how much each training pair weighs in the training loss: equally (``none``, the
-    paper's, so big tasks dominate), or ``task``: each task in total as much as any other (a pair
-    weighs 1 / its task's pair count, normalised to a mean of 1); the validation loss is unweighted.
+    paper's, so big tasks dominate), ``task``: each task in total as much as any other (a pair
+    weighs 1 / its task's pair count, normalised to a mean of 1), or ``sqrt``: between the two, a
+    task in total in proportion to the square root of its pair count (a pair weighs
+    1 / sqrt(its task's pair count); temperature-2 task sampling); the validation loss is unweighted.
     """
 
     lr: float = 1.0e-5

@@ -1,5 +1,6 @@
-"""stage2.balance=task: every task weighs the same in Stage 2's loss, under either engine; the default
-weighs every pair the same and computes what it always did."""
+"""stage2.balance=task: every task weighs the same in Stage 2's loss, under either engine; ``sqrt``
+weighs a task by the square root of its pair count; the default weighs every pair the same and
+computes what it always did."""
 
 from __future__ import annotations
 
@@ -43,6 +44,21 @@ def test_each_task_weighs_the_same_and_the_weights_average_one() -> None:
     assert weights.mean().item() == pytest.approx(1.0)
     assert weights[:30].sum().item() == pytest.approx(weights[30:].sum().item())
     assert pair_weights(pairs, "none") is None
+
+
+def test_sqrt_weighs_a_task_by_the_square_root_of_its_pairs() -> None:
+    pairs = _uneven(36, 4, seed=0)
+    weights = pair_weights(pairs, "sqrt")
+    assert weights.mean().item() == pytest.approx(1.0)
+    # 36 pairs against 4: in total the big task weighs sqrt(36) / sqrt(4) = 3 times the small one,
+    # where unweighted it is 9 times and balanced by task once.
+    assert weights[:36].sum().item() == pytest.approx(3 * weights[36:].sum().item())
+    assert torch.allclose(weights[:36], weights[0]) and torch.allclose(weights[36:], weights[36])
+    assert weights[36].item() == pytest.approx(3 * weights[0].item())
+    with pytest.raises(ValueError, match=r"stage2\.balance=sqrt needs training pairs that name their task"):
+        pair_weights(synthetic_pairs(8, torch.eye(4), seed=0), "sqrt")
+    with pytest.raises(ValueError, match="unknown Stage-2 balance 'square'"):
+        pair_weights(pairs, "square")
 
 
 def test_balancing_needs_pairs_that_name_their_task() -> None:

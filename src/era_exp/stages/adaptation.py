@@ -2,9 +2,9 @@
 
 AdamW with linear warm-up over the first ``warmup_fraction`` of a nominal ``nominal_epochs``
 schedule, then linear decay to zero at its nominal end; early stopping on the validation loss
-restores the best epoch's weights. With ``stage2.balance=task`` each training pair carries its
-weight (:func:`~era_exp.stages.pairs.pair_weights`) as a third row tensor, so both engines weigh
-the same rows the same way.
+restores the best epoch's weights. With ``stage2.balance`` (``task``, ``sqrt``) each training pair
+carries its weight (:func:`~era_exp.stages.pairs.pair_weights`) as a third row tensor, so both
+engines weigh the same rows the same way.
 """
 
 from __future__ import annotations

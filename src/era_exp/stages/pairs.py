@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import math
 import random
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -16,6 +17,9 @@ from era_exp.stages.data import Rows, gather_rows
 from era_exp.stages.negatives import NegativeMiner
 
 log = logging.getLogger(__name__)
+
+# stage2.balance: a pair weighs 1 / (this of its task's pair count) before the weights are scaled to mean 1.
+BALANCE_SIZES: dict[str, Callable[[int], float]] = {"task": float, "sqrt": math.sqrt}
 
 
 @dataclass(frozen=True)
@@ -76,18 +80,22 @@ def concat_pairs(sets: Sequence[PairSet]) -> PairSet:
 def pair_weights(pairs: PairSet, balance: str) -> Tensor | None:
     """Each training pair's weight in Stage 2's loss (``stage2.balance``); None: all weigh the same.
 
-    ``task``: a pair weighs 1 / (its task's pair count), scaled so the weights average 1, so every
-    task contributes equally to the loss however many pairs it has, and the loss keeps the scale
-    (and the learning rate its meaning) of the unweighted mean.
+    ``task``: a pair weighs 1 / (its task's pair count), so every task contributes equally to the
+    loss however many pairs it has. ``sqrt``: a pair weighs 1 / sqrt(its task's pair count), so a
+    task contributes in proportion to the square root of its pair count: big tasks still count more,
+    by far less than unweighted (task sampling at temperature 2). Either way the weights are scaled
+    to average 1, so the loss keeps the scale (and the learning rate its meaning) of the unweighted
+    mean.
     """
     if balance == "none":
         return None
-    if balance != "task":
-        raise ValueError(f"unknown Stage-2 balance {balance!r}; expected 'none' or 'task'")
+    if balance not in BALANCE_SIZES:
+        raise ValueError(f"unknown Stage-2 balance {balance!r}; expected 'none', 'task' or 'sqrt'")
     if len(pairs.tasks) != len(pairs) or not len(pairs):
-        raise ValueError("stage2.balance=task needs training pairs that name their task")
+        raise ValueError(f"stage2.balance={balance} needs training pairs that name their task")
     counts = Counter(pairs.tasks)
-    weights = torch.tensor([1.0 / counts[task] for task in pairs.tasks], dtype=torch.float64)
+    size = BALANCE_SIZES[balance]
+    weights = torch.tensor([1.0 / size(counts[task]) for task in pairs.tasks], dtype=torch.float64)
     return (weights * (len(pairs) / weights.sum())).float()
 
 
