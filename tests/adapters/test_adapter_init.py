@@ -10,9 +10,11 @@ from era_exp.adapters import (
     LeastSquaresInit,
     LinearAdapter,
     ResidualMLPAdapter,
+    ScoreMatchingInit,
     identity_init,
     least_squares_init,
     procrustes_init,
+    score_matching_init,
 )
 
 
@@ -54,6 +56,37 @@ def test_ridge_satisfies_its_normal_equations_and_leaves_the_bias_unpenalised() 
     heavy = least_squares_init(LinearAdapter(6, 3).double(), X, Y, ridge=1e9)
     assert heavy.linear.weight.abs().max() < 1e-6
     torch.testing.assert_close(heavy.linear.bias.detach(), Y.mean(0), atol=1e-6, rtol=0)
+
+
+def _score_mismatch(W: torch.Tensor, X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
+    """sum_ij (x_i^T W^T y_j - x_i^T x_j)^2: the adapted scores against the query model's own."""
+    return ((X @ W.T @ Y.T - X @ X.T) ** 2).sum()
+
+
+def test_score_matching_minimises_the_score_mismatch_over_all_pairs_of_texts() -> None:
+    """With ridge 0 the fit is the least-squares solution of the n^2 score equations, solved directly."""
+    g = torch.Generator().manual_seed(4)
+    X = torch.randn(30, 5, generator=g, dtype=torch.float64)  # query model: 5-d
+    Y = X @ torch.randn(5, 3, generator=g, dtype=torch.float64) + 0.1 * torch.randn(30, 3, generator=g)
+    W = score_matching_init(LinearAdapter(5, 3).double(), X, Y, ridge=0.0).linear.weight.detach()
+    # score_ij = x_i^T W^T y_j = sum_ab W_ab y_ja x_ib: one row of kron(y_j, x_i) per pair (i, j).
+    design = torch.einsum("ja,ib->ijab", Y, X).reshape(-1, 3 * 5)
+    direct = torch.linalg.lstsq(design, (X @ X.T).reshape(-1)).solution.reshape(3, 5)
+    torch.testing.assert_close(W, direct, atol=1e-8, rtol=1e-8)
+    pointwise = least_squares_init(LinearAdapter(5, 3).double(), X, Y).linear.weight.detach()
+    assert _score_mismatch(W, X, Y) < _score_mismatch(pointwise, X, Y)
+
+
+def test_score_matching_is_the_identity_for_one_model_and_keeps_no_bias() -> None:
+    g = torch.Generator().manual_seed(5)
+    X = torch.randn(40, 4, generator=g, dtype=torch.float64)
+    adapter = score_matching_init(LinearAdapter(4, 4).double(), X, X, ridge=0.0)
+    torch.testing.assert_close(adapter.linear.weight.detach(), torch.eye(4, dtype=torch.float64))
+    assert not adapter.linear.bias.detach().any()
+    # A ridge penalty shrinks toward zero: (X^T X + λ I)^{-1} X^T X.
+    shrunk = score_matching_init(LinearAdapter(4, 4).double(), X, X, ridge=2.0).linear.weight.detach()
+    gram = X.T @ X
+    torch.testing.assert_close(shrunk, torch.linalg.solve(gram + 2.0 * torch.eye(4, dtype=X.dtype), gram))
 
 
 def test_procrustes_recovers_an_orthogonal_map_with_offset() -> None:
@@ -103,6 +136,8 @@ def test_init_errors() -> None:
         LeastSquaresInit(ridge=-1.0)
     with pytest.raises(ValueError, match="do not fit an adapter 4 -> 3"):
         LeastSquaresInit(ridge=1.0)(adapter, torch.randn(10, 5), torch.randn(10, 3))
+    with pytest.raises(ValueError, match=r"adapter\.init\.ridge must be >= 0"):
+        ScoreMatchingInit(ridge=-0.5)
 
 
 @pytest.mark.parametrize(("entry", "ridge"), [("least_squares", 0.0), ("ridge", 1.0), ("ridge", 3.0)])
@@ -118,3 +153,18 @@ def test_the_least_squares_and_ridge_entries_fit_what_they_name(run_config, entr
     expected = least_squares_init(LinearAdapter(6, 3).double(), X, Y, ridge=ridge)
     torch.testing.assert_close(built.linear.weight, expected.linear.weight)
     torch.testing.assert_close(built.linear.bias, expected.linear.bias)
+
+
+@pytest.mark.parametrize("entry", ["score_matching", "doc_residual_score_matching"])
+def test_the_score_matching_entries_fit_the_query_part_by_score_matching(run_config, entry: str) -> None:
+    """Both entries build :class:`ScoreMatchingInit` with the config's λ; the doc residual's branch
+    reads only the query model's columns of its input."""
+    cfg = run_config("pair=mpnet_to_minilm", "method=era_plus", f"adapter={entry}", "adapter.init.ridge=2.0")
+    g = torch.Generator().manual_seed(6)
+    X, Y = torch.randn(40, 6, generator=g), torch.randn(40, 3, generator=g)
+    module = instantiate(cfg.adapter.module)
+    adapter = module(6 + 3, 3) if entry.startswith("doc_residual") else module(6, 3)
+    inputs = torch.cat([X, Y], dim=1) if entry.startswith("doc_residual") else X
+    built = instantiate(cfg.adapter.init)(adapter, inputs, Y)
+    expected = score_matching_init(LinearAdapter(6, 3), X, Y, ridge=2.0)
+    torch.testing.assert_close(built.linear.weight, expected.linear.weight)

@@ -4,9 +4,11 @@ from era_exp.adapters.init import (
     IdentityInit,
     LeastSquaresInit,
     ProcrustesInit,
+    ScoreMatchingInit,
     identity_init,
     least_squares_init,
     procrustes_init,
+    score_matching_init,
 )
 from era_exp.adapters.modules import (
     Adapter,
@@ -30,6 +32,7 @@ __all__ = [
     "LinearAdapter",
     "ProcrustesInit",
     "ResidualMLPAdapter",
+    "ScoreMatchingInit",
     "adapt",
     "build_adapter",
     "identity_init",
@@ -37,4 +40,5 @@ __all__ = [
     "load_adapter",
     "procrustes_init",
     "save_adapter",
+    "score_matching_init",
 ]

@@ -68,6 +68,30 @@ def least_squares_init(adapter: nn.Module, X: Tensor, Y: Tensor, ridge: float = 
     return adapter
 
 
+def score_matching_init(adapter: nn.Module, X: Tensor, Y: Tensor, ridge: float = 1.0) -> nn.Module:
+    """Set W so the adapter's scores against document-model vectors match the query model's own.
+
+    Pointwise alignment (:func:`least_squares_init`) maps a query-model vector onto the document
+    model's vector of the same text, so the adapted query scores documents as the document model
+    would: the query model's advantage is trained away. Here W minimises, over the alignment texts,
+    sum_ij (x_i^T W^T y_j - x_i^T x_j)^2: the adapted query's score of text j through its
+    document-model vector y_j matches the query model's own score x_i^T x_j. With X^T X invertible
+    the minimiser is W = (Y^T Y + ridge I)^{-1} Y^T X (ridge 0), the transpose of the ridge
+    regression that predicts a text's query-model vector from its document-model vector: ranking the
+    index with W x is ranking by x^T x_hat(d), the query model's score against each document's
+    predicted query-model vector. No bias: it would add a constant to every score of a query.
+    """
+    if ridge < 0:
+        raise ValueError(f"ridge must be >= 0, got {ridge}")
+    linear = _projection(adapter)
+    X, Y = _pairs(adapter, linear, X, Y)
+    gram, rhs = (Y.T @ Y).cpu(), (Y.T @ X).cpu()
+    gram.diagonal()[:] += ridge
+    weight = torch.linalg.lstsq(gram, rhs, driver="gelsd").solution  # (d_out, d_in)
+    _assign(linear, weight, None)
+    return adapter
+
+
 def procrustes_init(adapter: nn.Module, X: Tensor, Y: Tensor) -> nn.Module:
     """Set W to the (semi-)orthogonal map best aligning X to Y, and b to the mean residual.
 
@@ -108,6 +132,18 @@ class LeastSquaresInit:
 
     def __call__(self, adapter: nn.Module, X: Tensor, Y: Tensor) -> nn.Module:
         return least_squares_init(adapter, X, Y, ridge=self.ridge)
+
+
+class ScoreMatchingInit:
+    """The ``score_matching`` adapter entries: :func:`score_matching_init`, penalty ``ridge``."""
+
+    def __init__(self, ridge: float) -> None:
+        if ridge < 0:
+            raise ValueError(f"adapter.init.ridge must be >= 0, got {ridge}")
+        self.ridge = ridge
+
+    def __call__(self, adapter: nn.Module, X: Tensor, Y: Tensor) -> nn.Module:
+        return score_matching_init(adapter, X, Y, ridge=self.ridge)
 
 
 class ProcrustesInit:
