@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
 
 from era_exp.cli.era_plus import (
+    BALANCED,
     BEFORE_BALANCE,
-    CHALLENGERS,
     IDEA_RATIOS,
     IDEAS,
+    PREVIOUS,
     RATIOS,
+    RECIPE,
+    ROUNDS,
     SHIPPED,
     PairStudy,
     final_specs,
@@ -51,6 +55,20 @@ def test_every_idea_names_an_entry_that_composes(run_config) -> None:
         assert cfg.method.alignment or cfg.method.adaptation, idea.key
 
 
+def test_each_round_is_ideas_tried_once_against_the_winner_of_the_round_before() -> None:
+    keys = [idea.key for idea in IDEAS]
+    tried = [key for stage in ROUNDS for key in stage.challengers]
+    assert set(tried) <= set(keys) and len(tried) == len(set(tried))
+    assert all(stage.base in keys and stage.base not in stage.challengers for stage in ROUNDS)
+    for before, after in pairwise(ROUNDS):
+        assert after.base in before.challengers
+    # Every idea listed after the first round's base is one round's challenger (or a baseline row
+    # that no round judges: the shipped recipe, label-only and align-only).
+    later = keys[keys.index(ROUNDS[0].base) + 1 :]
+    unjudged = {SHIPPED, *(key for key in later if key.startswith(("label-only", "align-only")))}
+    assert set(later) - unjudged <= set(tried)
+
+
 def test_the_final_runs_at_the_idea_ratios_are_the_ideas_runs(tmp_path: Path) -> None:
     """Prefetching in parallel computes each distinct run once: era and era_plus at 0.05 and 0.2 are ideas."""
     study = PairStudy("mpnet_to_minilm", "mpnet→MiniLM", Points("mair-lite", tmp_path, None))
@@ -58,9 +76,13 @@ def test_the_final_runs_at_the_idea_ratios_are_the_ideas_runs(tmp_path: Path) ->
     for key in ("era", "plus"):
         for ratio in IDEA_RATIOS:
             assert final[(key, ratio)] == ideas[(key, ratio)]
+    for ratio in IDEA_RATIOS:  # the recipe era_plus replaced: the last round's base
+        assert final[(PREVIOUS, ratio)] == ideas[(ROUNDS[-1].base, ratio)]
     assert ideas[("align-only", 0.05)] == ideas[("align-only", 0.2)], "ratio-free ideas run once"
     distinct = set(ideas.values()) | set(final.values())
-    assert len(distinct) == len(IDEAS) * len(IDEA_RATIOS) - 2 + 1 + 2 * (len(RATIOS) - len(IDEA_RATIOS))
+    ratio_free = sum(idea.ratio_free for idea in IDEAS)
+    expected = len(IDEAS) * len(IDEA_RATIOS) - ratio_free * (len(IDEA_RATIOS) - 1) + 1  # + MiniLM zero-shot
+    assert len(distinct) == expected + 3 * (len(RATIOS) - len(IDEA_RATIOS))
 
 
 def test_trace_runs_are_the_shipped_recipe_run_to_its_nominal_end(run_config, tmp_path: Path) -> None:
@@ -84,17 +106,26 @@ def _scored(tasks: float, domains: float, key: str) -> dict:
 
 
 def test_an_idea_replaces_the_recipe_only_when_higher_on_every_pair_and_both_means(tmp_path) -> None:
-    """The decision rule of the page: averaged over the idea ratios, higher over tasks and over
-    domains on both pairs; era_plus as shipped is named as the winner only when it is the same runs."""
+    """The decision rule of the page, each round against its own base: averaged over the idea ratios,
+    higher over tasks and over domains on both pairs; era_plus as shipped is named as the idea whose
+    runs it is."""
     studies = [PairStudy(pair, pair, Points("mair-lite", tmp_path, None)) for pair in ("a_to_b", "c_to_d")]
-    winner, half, loser = CHALLENGERS[-1], CHALLENGERS[0], CHALLENGERS[1]
-    # (tasks, domains) per pair at each idea ratio; ``half`` wins over tasks only, on one pair domains fall.
+    first, second = ROUNDS
+    winner, half, loser = first.challengers[-1], first.challengers[0], first.challengers[1]
+    assert winner == second.base == BALANCED and first.base == BEFORE_BALANCE
+    # (tasks, domains) per pair at each idea ratio; ``half`` wins over tasks only, on one pair domains
+    # fall; in the second round, against ``winner``, every idea but one is a little lower on one mean.
     scores = {
         BEFORE_BALANCE: [(0.40, 0.50), (0.40, 0.50)],
         winner: [(0.41, 0.51), (0.42, 0.505)],
         half: [(0.41, 0.49), (0.41, 0.51)],
         loser: [(0.39, 0.50), (0.40, 0.50)],
     }
+    for key in first.challengers:
+        scores.setdefault(key, [(0.30, 0.30), (0.30, 0.30)])
+    for key in second.challengers:
+        scores[key] = [(0.415, 0.51), (0.42, 0.505)]
+    scores[second.challengers[-1]] = [(0.42, 0.52), (0.43, 0.51)]
     ideas = {
         study.pair: {
             (key, ratio): _scored(*values[i], key=f"{key}-{ratio}")
@@ -107,37 +138,54 @@ def test_an_idea_replaces_the_recipe_only_when_higher_on_every_pair_and_both_mea
         for ratio in IDEA_RATIOS:
             ideas[study.pair][(SHIPPED, ratio)] = ideas[study.pair][(winner, ratio)]
     lines = recipe_decision(studies, ideas)
-    rows = {line.split(" | ")[0].strip("| "): line for line in lines if line.startswith("| ")}
     label = {idea.key: idea.label for idea in IDEAS}
-    assert rows[label[winner]].endswith("| yes |")
-    assert rows[label[half]].endswith("| no |") and rows[label[loser]].endswith("| no |")
-    assert "| +1.00 | +1.00 | +2.00 | +0.50 |" in rows[label[winner]]
-    decision = next(line for line in lines if line.startswith("- **Decision:**"))
-    assert f"“{label[winner]}” passes the rule" in decision and "the same run keys" in decision
+    headings = [i for i, line in enumerate(lines) if line.startswith("### Against ")]
+    assert len(headings) == 2 and f"(“{label[BALANCED]}”)" in lines[headings[1]]
+    rounds = [lines[headings[0] : headings[1]], lines[headings[1] :]]
+    rows = [
+        {line.split(" | ")[0].strip("| "): line for line in part if line.startswith("| ")} for part in rounds
+    ]
+    assert rows[0][label[winner]].endswith("| yes |")
+    assert rows[0][label[half]].endswith("| no |") and rows[0][label[loser]].endswith("| no |")
+    assert "| +1.00 | +1.00 | +2.00 | +0.50 |" in rows[0][label[winner]]
+    # The second round is measured against its own base, not the first round's.
+    assert "| +0.50 | +0.00 | +0.00 | +0.00 | no |" in rows[1][label[second.challengers[0]]]
+    assert rows[1][label[second.challengers[-1]]].endswith("| yes |")
+    decisions = [line for line in lines if line.startswith("- **Decision:**")]
+    assert f"“{label[winner]}” passes the rule" in decisions[0]
+    assert f"“{label[second.challengers[-1]]}” passes the rule" in decisions[1]
+    shipped = next(line for line in lines if line.startswith("- **era_plus as shipped**"))
+    assert f"“{label[winner]}” (the same run keys)" in shipped
     for study in studies:  # shipped still the recipe before balancing: the page says so
         for ratio in IDEA_RATIOS:
             ideas[study.pair][(SHIPPED, ratio)] = ideas[study.pair][(BEFORE_BALANCE, ratio)]
-    decision = next(line for line in recipe_decision(studies, ideas) if line.startswith("- **Decision:**"))
-    assert "era_plus as shipped is the recipe before balancing" in decision
+    shipped = next(line for line in recipe_decision(studies, ideas) if line.startswith("- **era_plus as"))
+    assert f"“{label[BEFORE_BALANCE]}” (the same run keys)" in shipped
 
 
 def test_the_shipped_recipe_is_filed_with_the_idea_that_chose_it(run_config, tmp_path: Path) -> None:
-    """era_plus as shipped and the idea it came from are one run (same key) in one folder, and that
-    folder is not the one the recipe before balancing filled, so neither recipe's run replaces the
-    other's when both are computed into one out-root."""
+    """era_plus as shipped and the idea it came from (the one filed under :data:`RECIPE`) are one run
+    (same key) in one folder, and that folder is none of the ones the earlier recipes filled, so no
+    recipe's run replaces another's when all are computed into one out-root."""
     study = PairStudy("mpnet_to_minilm", "mpnet→MiniLM", Points("mair-lite", tmp_path, None))
     ideas, final = idea_specs(study), final_specs(study)
+    chosen_key = next(
+        idea.key for idea in IDEAS if idea.key != SHIPPED and idea.stem == f"{SHIPPED}-{RECIPE}"
+    )
+    assert chosen_key in ROUNDS[-1].challengers
     for ratio in IDEA_RATIOS:
         (shipped, shipped_overrides), (chosen, chosen_overrides) = (
             ideas[(SHIPPED, ratio)],
-            ideas[(CHALLENGERS[-1], ratio)],
+            ideas[(chosen_key, ratio)],
         )
         assert shipped == chosen and final[(SHIPPED, ratio)][0] == shipped
         assert run_key(run_config("data=builtin", *shipped_overrides)) == run_key(
             run_config("data=builtin", *chosen_overrides)
         )
-        before, before_overrides = ideas[(BEFORE_BALANCE, ratio)]
-        assert run_key(run_config("data=builtin", *before_overrides)) != run_key(
-            run_config("data=builtin", *shipped_overrides)
-        )
-        assert f"idea-plus-{study.pair}-{ratio}" not in {shipped, before}
+        for earlier in (stage.base for stage in ROUNDS):
+            before, before_overrides = ideas[(earlier, ratio)]
+            assert before != shipped
+            assert run_key(run_config("data=builtin", *before_overrides)) != run_key(
+                run_config("data=builtin", *shipped_overrides)
+            )
+        assert f"idea-plus-{study.pair}-{ratio}" != shipped
