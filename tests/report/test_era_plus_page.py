@@ -16,6 +16,7 @@ from era_exp.cli.era_plus import (
     RATIOS,
     RECIPE,
     ROUNDS,
+    SEEDS,
     SHIPPED,
     PairStudy,
     final_specs,
@@ -23,6 +24,7 @@ from era_exp.cli.era_plus import (
     mpnet_zero_shot,
     recipe_decision,
     restricted,
+    seed_specs,
     trace_specs,
 )
 from era_exp.cli.results import Points
@@ -189,3 +191,30 @@ def test_the_shipped_recipe_is_filed_with_the_idea_that_chose_it(run_config, tmp
                 run_config("data=builtin", *shipped_overrides)
             )
         assert f"idea-plus-{study.pair}-{ratio}" != shipped
+
+
+def test_the_seed_runs_reuse_the_page_runs_at_its_seed_and_vary_only_the_seed(run_config, tmp_path) -> None:
+    """MiniLM->MiniLM at seed 42 is the final runs and MiniLM zero-shot (same folders, same keys);
+    the other seeds are the same configs with another seed; mpnet->MiniLM's table is on the tasks
+    mpnet indexes, with mpnet zero-shot among its references."""
+    minilm = PairStudy("minilm_to_minilm", "MiniLM→MiniLM", Points("mair-lite", tmp_path, None))
+    specs, final, ideas = seed_specs(minilm, None), final_specs(minilm), idea_specs(minilm)
+    assert {key for key, _ in specs} == {"zero-shot", "era", "plus"} and SEEDS[0] == 42
+    for key in ("era", "plus"):
+        name, overrides, tasks = specs[(key, 42)]
+        assert tasks is None and name == final[(key, 0.2)][0]
+        assert run_key(run_config("data=builtin", *overrides)) == run_key(
+            run_config("data=builtin", *final[(key, 0.2)][1])
+        )
+    assert specs[("zero-shot", 42)][0] == ideas[("zero-shot", 0.0)][0]
+    for key in ("zero-shot", "era", "plus"):
+        names = {specs[(key, seed)][0] for seed in SEEDS}
+        assert len(names) == len(SEEDS)
+        for seed in SEEDS:
+            assert run_config("data=builtin", *specs[(key, seed)][1]).seed == seed
+    index = ("MBPP", "TMDB")
+    mpnet = PairStudy("mpnet_to_minilm", "mpnet→MiniLM", Points("mair-lite", tmp_path, None))
+    mpnet_specs = seed_specs(mpnet, index)
+    assert {key for key, _ in mpnet_specs} == {"zero-shot", "era", "plus", "mpnet"}
+    assert all(tasks == index for _, _, tasks in mpnet_specs.values())
+    assert "pair=mpnet_to_mpnet" in mpnet_specs[("mpnet", 1)][1]
