@@ -1257,7 +1257,6 @@ def _delta(ideas: Results, key: str, base: str, metric: str) -> float:
 
 def challenger_findings(ideas: Results) -> list[str]:
     """A bullet per round: each idea's means against the recipe it was tried against."""
-    label = {idea.key: idea.label for idea in IDEAS}
 
     def cells(key: str) -> str:
         return " / ".join(pct(ratio_mean(ideas, key, metric)) for metric, _ in MEANS)
@@ -1268,7 +1267,7 @@ def challenger_findings(ideas: Results) -> list[str]:
     return [
         f"- **Tried against {stage.recipe}** (mean of the two ratios, over tasks / of domain means; "
         f"Δ against it in points): that recipe {cells(stage.base)}; "
-        + "; ".join(f"{label[key]} {cells(key)} ({delta(key, stage.base)})" for key in stage.challengers)
+        + "; ".join(f"{_label(key)} {cells(key)} ({delta(key, stage.base)})" for key in stage.challengers)
         + ". Whether one replaces it: the section after the pairs."
         for stage in ROUNDS
     ]
@@ -1277,9 +1276,8 @@ def challenger_findings(ideas: Results) -> list[str]:
 def _round_lines(stage: Round, studies: Sequence[PairStudy], ideas: dict[str, Results]) -> list[str]:
     """One round's table (each idea's Δ on every pair and mean) and which ideas pass the rule."""
     columns = [(study, metric, name) for study in studies for metric, name in MEANS]
-    label = {idea.key: idea.label for idea in IDEAS}
     lines = [
-        f"### Against {stage.recipe} (“{label[stage.base]}”)",
+        f"### Against {stage.recipe} (“{_label(stage.base)}”)",
         "",
         "| idea | "
         + " | ".join(f"{study.label}: Δ {name}" for study, _, name in columns)
@@ -1292,12 +1290,12 @@ def _round_lines(stage: Round, studies: Sequence[PairStudy], ideas: dict[str, Re
         wins = all(d > 0 for d in deltas)
         winners += [key] * wins
         cells = " | ".join(f"{100 * d:+.2f}" for d in deltas)
-        lines.append(f"| {label[key]} | {cells} | {'yes' if wins else 'no'} |")
+        lines.append(f"| {_label(key)} | {cells} | {'yes' if wins else 'no'} |")
     lines += [
         "",
         "- **Decision:** "
         + (
-            f"{', '.join(f'“{label[key]}”' for key in winners)} passes the rule."
+            f"{', '.join(f'“{_label(key)}”' for key in winners)} passes the rule."
             if winners
             else f"no idea passes the rule on every pair and both means; {stage.recipe} stays."
         ),
@@ -1327,13 +1325,12 @@ def recipe_decision(studies: Sequence[PairStudy], ideas: dict[str, Results]) -> 
             for r in IDEA_RATIOS
         )
 
-    label = {idea.key: idea.label for idea in IDEAS}
     tried = dict.fromkeys(key for stage in ROUNDS for key in (stage.base, *stage.challengers))
     shipped = [key for key in tried if shipped_is(key)]
     lines += [
         "- **era_plus as shipped** is "
         + (
-            f"“{label[shipped[0]]}” (the same run keys), so every era_plus column of the test tables is "
+            f"“{_label(shipped[0])}” (the same run keys), so every era_plus column of the test tables is "
             "its runs."
             if shipped
             else "none of these ideas."
