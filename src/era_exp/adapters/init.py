@@ -10,6 +10,8 @@ build: callables ``init(adapter, X, Y)``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor, nn
 
@@ -122,28 +124,30 @@ def identity_init(adapter: nn.Module) -> nn.Module:
     return adapter
 
 
-class LeastSquaresInit:
+class _PenalisedInit:
+    """A closed-form init with a ridge penalty λ: checks it once and passes it to ``fit``."""
+
+    fit: Callable[..., nn.Module]
+
+    def __init__(self, ridge: float) -> None:
+        if ridge < 0:
+            raise ValueError(f"adapter.init.ridge must be >= 0, got {ridge}")
+        self.ridge = ridge
+
+    def __call__(self, adapter: nn.Module, X: Tensor, Y: Tensor) -> nn.Module:
+        return type(self).fit(adapter, X, Y, ridge=self.ridge)
+
+
+class LeastSquaresInit(_PenalisedInit):
     """The ``least_squares`` and ``ridge`` adapter entries: :func:`least_squares_init`, penalty ``ridge``."""
 
-    def __init__(self, ridge: float) -> None:
-        if ridge < 0:
-            raise ValueError(f"adapter.init.ridge must be >= 0, got {ridge}")
-        self.ridge = ridge
-
-    def __call__(self, adapter: nn.Module, X: Tensor, Y: Tensor) -> nn.Module:
-        return least_squares_init(adapter, X, Y, ridge=self.ridge)
+    fit = staticmethod(least_squares_init)
 
 
-class ScoreMatchingInit:
+class ScoreMatchingInit(_PenalisedInit):
     """The ``score_matching`` adapter entries: :func:`score_matching_init`, penalty ``ridge``."""
 
-    def __init__(self, ridge: float) -> None:
-        if ridge < 0:
-            raise ValueError(f"adapter.init.ridge must be >= 0, got {ridge}")
-        self.ridge = ridge
-
-    def __call__(self, adapter: nn.Module, X: Tensor, Y: Tensor) -> nn.Module:
-        return score_matching_init(adapter, X, Y, ridge=self.ridge)
+    fit = staticmethod(score_matching_init)
 
 
 class ProcrustesInit:

@@ -643,14 +643,12 @@ def demo_section(demo: dict[tuple[str, int], dict]) -> list[str]:
 def prefetch(studies: Sequence[PairStudy], jobs: int, index_tasks: tuple[str, ...] | None) -> None:
     """Compute every run of the page in ``jobs`` parallel processes (finished runs are skipped), so
     the page's own pass, in order, only reads them."""
-    todo = list(
-        dict.fromkeys(
-            (study.points, *spec, None)
-            for study in studies
-            for specs in (idea_specs(study), final_specs(study), trace_specs(study))
-            for spec in specs.values()
-        )
-    )
+    todo = [
+        (study.points, *spec, None)
+        for study in studies
+        for specs in (idea_specs(study), final_specs(study), trace_specs(study))
+        for spec in specs.values()
+    ]
     todo += [(study.points, *spec) for study in studies for spec in seed_specs(study, index_tasks).values()]
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         for future in [pool.submit(_prefetch_one, *item) for item in dict.fromkeys(todo)]:

@@ -20,11 +20,11 @@ folders (``report/collect.py``).
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from era_exp.config import validate
 from era_exp.data.split import Split
@@ -32,7 +32,7 @@ from era_exp.embed.cache import EmbeddingCache
 from era_exp.logs import console
 from era_exp.pipeline.embeddings import RunEmbeddings, prefetch
 from era_exp.pipeline.plan import MethodStages, TaskPlan, plan_from_config
-from era_exp.pipeline.profiling import peak_rss_mib, phase
+from era_exp.pipeline.profiling import phase
 from era_exp.pipeline.results import (
     ORACLE_FIT,
     clear_outputs,
@@ -40,6 +40,7 @@ from era_exp.pipeline.results import (
     data_fingerprint,
     run_key,
     run_lock,
+    run_record,
     write_results,
 )
 from era_exp.pipeline.score import score_tasks, summarize
@@ -147,11 +148,7 @@ def _fit(cfg: DictConfig, out_dir: Path, key: str, threads: int) -> dict:
             for plan in plans
         },
         "stages": stages,
-        "cache": asdict(cache.stats),
-        "profile": profile,
-        "threads": threads,
-        "peak_rss_mib": round(peak_rss_mib(), 1),
-        "config": OmegaConf.to_container(cfg, resolve=True),
+        **run_record(cache.stats, profile, threads, cfg),
     }
     write_results(out_dir, results)
     console().info(

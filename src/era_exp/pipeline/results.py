@@ -12,7 +12,9 @@ import json
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from filelock import FileLock, Timeout
 from hydra.utils import instantiate
@@ -22,6 +24,10 @@ from era_exp import faults
 from era_exp.io import TEMP_SUFFIX, atomic_write, atomic_write_text
 from era_exp.logs import console
 from era_exp.pipeline.plan import MethodStages
+from era_exp.pipeline.profiling import peak_rss_mib
+
+if TYPE_CHECKING:
+    from era_exp.embed.cache import CacheStats
 
 RESULTS_FILE = "results.json"
 DONE_FILE = "DONE"
@@ -120,6 +126,18 @@ def clear_outputs(out_dir: Path) -> None:
 def _write_json(tmp: Path, results: dict) -> None:
     tmp.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
     faults.hit("results.write")
+
+
+def run_record(cache_stats: CacheStats, profile: dict, threads: int, cfg: DictConfig) -> dict:
+    """What every results.json records of how its run ran: cache hits and encodes, the phases'
+    seconds and memory, the threads, the process's peak memory, and the resolved config."""
+    return {
+        "cache": asdict(cache_stats),
+        "profile": profile,
+        "threads": threads,
+        "peak_rss_mib": round(peak_rss_mib(), 1),
+        "config": OmegaConf.to_container(cfg, resolve=True),
+    }
 
 
 def write_results(out_dir: Path, results: dict) -> Path:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from era_exp.adapters.store import AdapterMeta, save_adapter
 from era_exp.config import validate
@@ -15,7 +14,7 @@ from era_exp.logs import console
 from era_exp.pipeline.embeddings import RunEmbeddings, prefetch
 from era_exp.pipeline.objective import optimized_metric, validation_objective
 from era_exp.pipeline.plan import MethodStages, plan_from_config
-from era_exp.pipeline.profiling import peak_rss_mib, phase
+from era_exp.pipeline.profiling import phase
 from era_exp.pipeline.results import (
     TRACE_FILE,
     clear_outputs,
@@ -23,6 +22,7 @@ from era_exp.pipeline.results import (
     data_fingerprint,
     run_key,
     run_lock,
+    run_record,
     write_results,
 )
 from era_exp.pipeline.score import score_tasks, score_validation, summarize
@@ -116,11 +116,7 @@ def _compute(
             for plan in plans
         },
         "stages": stages,
-        "cache": asdict(cache.stats),
-        "profile": profile,
-        "threads": threads,
-        "peak_rss_mib": round(peak_rss_mib(), 1),
-        "config": OmegaConf.to_container(cfg, resolve=True),
+        **run_record(cache.stats, profile, threads, cfg),
     }
     write_results(out_dir, results)
     metric = optimized_metric(cfg)
