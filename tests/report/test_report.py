@@ -19,6 +19,7 @@ from era_exp.evaluate.metrics import evaluate_run
 from era_exp.report.build import Report, build_report
 from era_exp.report.collect import scan_sweep
 from era_exp.report.grid import build_grid
+from era_exp.report.significance import BlockComparison, PairComparison
 from era_exp.retrieve.trec import read_qrels, read_run
 from helpers.fake_sweep import INCOMPLETE, SWEEP, UNITS, FakeRun, write_fake_run
 
@@ -240,3 +241,17 @@ def test_runs_optimising_different_metrics_need_an_explicit_metric(
     assert "Significance of R@100 differences" in (tmp_path / "out" / "significance.md").read_text()
     assert main([str(sweep), "--out", str(tmp_path / "out"), "--metric", "ndcg@5"]) == 2
     assert "ndcg@5 was not computed by" in capsys.readouterr().err
+
+
+def test_a_letter_needs_the_printed_mean_to_agree_with_the_pooled_test() -> None:
+    # Pooled over queries era beats zero_shot significantly, but the mean over tasks the table
+    # prints puts zero_shot ahead (one large task dominates the pool): no letter either way.
+    test = BlockComparison(
+        {"zero_shot": "a", "era": "b"},
+        1217,
+        [PairComparison("era", "zero_shot", 0.4048, 0.3906, 0.016, True)],
+    )
+    assert test.superscript("era", {"zero_shot": 0.3289, "era": 0.3260}) == ""
+    assert test.superscript("zero_shot", {"zero_shot": 0.3289, "era": 0.3260}) == ""
+    assert test.superscript("era", {"zero_shot": 0.3289, "era": 0.3492}) == "ᵃ"
+    assert test.superscript("era", {"zero_shot": None, "era": 0.3492}) == ""

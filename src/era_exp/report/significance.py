@@ -66,19 +66,32 @@ class BlockComparison:
     num_queries: int
     pairs: list[PairComparison]
 
-    def superscript(self, method: str) -> str:
-        """Superscript letters of the methods that ``method`` significantly beats."""
+    def superscript(self, method: str, shown: dict[str, float | None]) -> str:
+        """Superscript letters of the methods that ``method`` significantly beats.
+
+        The test compares query means pooled over tasks, while a table prints each method's mean
+        over tasks (``shown``); the two can order a pair differently, so a letter needs both to
+        agree: a significant pooled difference and a higher printed value.
+        """
         beaten = []
         for test in self.pairs:
             if not test.significant:
                 continue
             if test.first == method and test.mean_first > test.mean_second:
-                beaten.append(test.second)
+                other = test.second
             elif test.second == method and test.mean_second > test.mean_first:
-                beaten.append(test.first)
+                other = test.first
+            else:
+                continue
+            if _higher(shown.get(method), shown.get(other)):
+                beaten.append(other)
         return "".join(
             SUPERSCRIPTS[LETTERS.index(self.letters[m])] for m in sorted(beaten, key=self.letters.get)
         )
+
+
+def _higher(value: float | None, other: float | None) -> bool:
+    return value is not None and other is not None and value > other
 
 
 QrelsDict = dict[str, dict[str, int]]

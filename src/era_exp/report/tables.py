@@ -102,11 +102,12 @@ def overall_table(
     ]
     rows = []
     for block, test in zip(grid.blocks, tests, strict=True):
+        shown = {method: record.results["overall"].get(lead) for method, record in block.runs.items()}
         for method, record in block.runs.items():
             overall = record.results["overall"]
             values = [fmt(overall.get(key)) for key, _ in columns]
             if test is not None:
-                values[0] += test.superscript(method)
+                values[0] += test.superscript(method, shown)
             rows.append(
                 [
                     *_lead(block, with_context),
