@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from era_exp.data.assemble import CorpusPool
 from era_exp.data.errors import DataError, UnknownTaskError
 from era_exp.data.hub import QUERIES_REPO, load_hub_tasks, resolve_revision
+from era_exp.data.schema import CorpusRows
 from era_exp.data.sources import HubSource
 
 COMMIT = "7d24eac886a6ae6653a6b67433e1c302cb0e9ac6"
@@ -158,3 +160,51 @@ def test_names_are_checked_before_any_data_is_read() -> None:
         load_hub_tasks(["SciFakt"])
     with pytest.raises(UnknownTaskError, match="did you mean 'Legal'"):
         load_hub_tasks(domains=["legal"])
+
+
+def _write_mirror(root: Path, config: str, split: str, rows: list[dict]) -> Path:
+    """A one-config dataset folder as `huggingface-cli download --local-dir` leaves it."""
+    (root / "data").mkdir(parents=True, exist_ok=True)
+    (root / "README.md").write_text(
+        f"---\nconfigs:\n- config_name: {config}\n  data_files:\n  - path: data/{config}.jsonl\n"
+        f"    split: {split}\n---\n",
+        encoding="utf-8",
+    )
+    lines = "".join(json.dumps(row) + "\n" for row in rows)
+    (root / "data" / f"{config}.jsonl").write_text(lines, encoding="utf-8")
+    return root
+
+
+def _nfcorpus_mirror(root: Path, docs: list[dict]) -> dict[str, str]:
+    labels = [{"id": docs[0]["id"], "score": 1}]
+    queries = [{"qid": "q1", "instruction": "Find evidence.", "query": "a claim", "labels": labels}]
+    return {
+        "queries": str(_write_mirror(root / "MAIR-Queries", "NFCorpus", "queries", queries)),
+        "docs": str(_write_mirror(root / "MAIR-Docs", "NFCorpus", "docs", docs)),
+    }
+
+
+def test_mirrors_of_one_name_and_a_mirror_updated_in_place_are_read_as_they_are(tmp_path: Path) -> None:
+    cache = str(tmp_path / "cache")
+    first = _nfcorpus_mirror(tmp_path / "a", [{"id": "1", "doc": "one"}, {"id": "2", "doc": "two"}])
+    other = _nfcorpus_mirror(tmp_path / "b", [{"id": "1", "doc": "uno"}, {"id": "3", "doc": "tres"}])
+    [task_a] = load_hub_tasks(["NFCorpus"], cache_dir=cache, **first)
+    [task_b] = load_hub_tasks(["NFCorpus"], cache_dir=cache, **other)
+    assert (task_a.corpus.ids, tuple(task_a.corpus.texts)) == (("1", "2"), ("one", "two"))
+    assert (task_b.corpus.ids, tuple(task_b.corpus.texts)) == (("1", "3"), ("uno", "tres"))
+    _nfcorpus_mirror(tmp_path / "a", [{"id": "1", "doc": "one, revised"}, {"id": "4", "doc": "four"}])
+    [updated] = load_hub_tasks(["NFCorpus"], cache_dir=cache, **first)
+    assert (updated.corpus.ids, tuple(updated.corpus.texts)) == (("1", "4"), ("one, revised", "four"))
+
+
+def test_a_corpus_whose_last_rows_were_dropped_reads_again_as_kept(tmp_path: Path) -> None:
+    docs = [{"id": "1", "doc": "one"}, {"id": "2", "doc": "two"}, {"id": "3", "doc": "  "}]
+    mirror = _nfcorpus_mirror(tmp_path, docs)
+    pool = CorpusPool(0)  # only the corpus in use stays resident
+    [task] = load_hub_tasks(
+        ["NFCorpus"], strict=False, cache_dir=str(tmp_path / "cache"), pool=pool, **mirror
+    )
+    pool.residency.admit("another corpus", CorpusRows.of(["x"], ["a document of another corpus"]))
+    assert task.corpus.ids == ("1", "2")  # read again from the Arrow file, the dropped row left out
+    assert tuple(task.corpus.texts) == ("one", "two")
+    assert pool.residency.reads == 1

@@ -47,11 +47,13 @@ class Part:
 
 @dataclass(frozen=True)
 class DocRead:
-    """What validating one part's documents kept: ids, texts and the 1-based row numbers they came from."""
+    """What validating one part's documents kept: ids, texts and the 1-based row numbers they came
+    from, out of ``rows_read`` rows in all."""
 
     ids: list[str]
     texts: list[str]
     numbers: list[int]
+    rows_read: int
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,7 @@ class _Segment:
 
     @classmethod
     def of(cls, part: Part, prefix: str, read: DocRead) -> _Segment:
-        every = read.numbers == list(range(1, len(read.numbers) + 1))
+        every = len(read.numbers) == read.rows_read
         kept = None if every or part.doc_columns is None else np.asarray(read.numbers, dtype=np.int64) - 1
         rows = part.doc_rows if part.doc_columns is None else _no_rows
         return cls(part.doc_source, prefix, rows, part.doc_columns, kept)
@@ -203,7 +205,9 @@ def read_docs(source: str, rows: Rows, prefix: str = "", leniency: Leniency | No
     texts: list[str] = []
     numbers: list[int] = []
     first_row: dict[str, int] = {}
+    rows_read = 0
     for row_number, raw in rows:
+        rows_read += 1
         where = f"{source}:{row_number}"
         row = _object(raw, where)
         if "id" not in row:
@@ -223,7 +227,7 @@ def read_docs(source: str, rows: Rows, prefix: str = "", leniency: Leniency | No
         numbers.append(row_number)
     if not ids:
         raise DataError(f"{source}: no documents")
-    return DocRead(ids, texts, numbers)
+    return DocRead(ids, texts, numbers, rows_read)
 
 
 def _labels(row: dict, where: str, prefix: str, leniency: Leniency) -> dict[str, int]:
@@ -265,7 +269,9 @@ def read_queries(
     leniency = leniency or Leniency(strict=True)
     queries: list[Query] = []
     first_row: dict[str, int] = {}
+    rows_read = 0
     for row_number, raw in rows:
+        rows_read += 1
         where = f"{source}:{row_number}"
         row = _object(raw, where)
         if "qid" not in row:

@@ -12,6 +12,7 @@ writes it); both go through the same ``load_dataset`` call. Offline (``HF_HUB_OF
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -98,6 +99,24 @@ def _check_mirror_revision(folder: str, revision: str | None, task: str) -> str 
     )
 
 
+def mirror_cache_dir(folder: str | Path, task: str, cache_dir: str | None) -> str:
+    """The datasets cache folder of one mirror's task, named by what its files are on disk.
+
+    ``datasets`` names a local folder's cache after the folder's base name and its README configs
+    only, so two mirrors called ``MAIR-Docs``, or one mirror updated in place, would share Arrow files
+    and serve the first copy's rows. Each task of a mirror is cached under a key of its files'
+    absolute paths, sizes and modification times instead; an updated mirror is read afresh.
+    """
+    from datasets import config
+
+    stats = hashlib.sha256()
+    for name, path in mirror_task_files(folder, task):
+        stat = path.stat()
+        stats.update(f"{path.resolve()}\0{name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    base = Path(cache_dir) if cache_dir else Path(config.HF_DATASETS_CACHE)
+    return str(base / "mirrors" / stats.hexdigest()[:20])
+
+
 def _resolved_from_cache(splits: Any) -> str | None:
     """The commit ``datasets`` read a hub dataset at: its cache folder is ``<config>/<version>/<commit>``."""
     for dataset in splits.values():
@@ -125,7 +144,7 @@ def load_repo(location: str, task: str, revision: str | None, cache_dir: str | N
             str(Path(location).expanduser()) if local else location,
             task,
             revision=None if local else revision,
-            cache_dir=cache_dir,
+            cache_dir=mirror_cache_dir(location, task, cache_dir) if local else cache_dir,
         )
     except (OSError, TransportError, ValueError) as err:
         reason = f"{type(err).__name__}: {err}"
