@@ -113,3 +113,34 @@ def test_a_task_scored_on_all_its_queries_has_no_validation_queries() -> None:
     assert [bool(plan.validation_queries) for plan in plans] == [True, False, False]
     every = plan_run(TASKS, setting="in_domain", stages=ZERO_SHOT, train_ratio=0.2, seed=42, eval_split="all")
     assert not any(plan.validation_queries for plan in every)
+
+
+def test_a_task_too_small_for_the_ratio_trains_on_nothing_but_is_still_tested(caplog) -> None:
+    # MAIR's SParC has 14 labelled queries: int(14 * 0.05) = 0 train queries.
+    tasks = [_task("SParC", "Code", 14), *TASKS]
+    with caplog.at_level("WARNING", logger="era_exp.pipeline.plan"):
+        plans = {
+            p.task.name: p
+            for p in plan_run(tasks, setting="in_domain", stages=ERA, train_ratio=0.05, seed=42)
+        }
+    assert plans["SParC"].trains and plans["SParC"].split.train == ()
+    assert len(plans["SParC"].split.val) == 1 and len(plans["SParC"].scored_queries) == 7
+    assert [len(plans[name].split.train) for name in ("A", "B", "C")] == [2, 2, 3]
+    assert "no train query in 1 of 4 training tasks" in caplog.text and "SParC (14 labelled)" in caplog.text
+
+
+def test_a_ratio_leaving_every_training_task_without_a_train_query_is_an_error() -> None:
+    with pytest.raises(
+        PlanError, match=r"train_ratio=0.05 leaves no train query in any training task.*at most 19"
+    ):
+        plan_run(
+            [_task("A", "Code", 14), _task("B", "Legal", 19)],
+            setting="in_domain",
+            stages=ERA,
+            train_ratio=0.05,
+            seed=42,
+        )
+    zero_shot = plan_run(
+        [_task("A", "Code", 14)], setting="in_domain", stages=ZERO_SHOT, train_ratio=0.05, seed=42
+    )
+    assert len(zero_shot[0].scored_queries) == 7

@@ -13,6 +13,7 @@ The query split is made per MAIR task across all its sub-splits (:func:`era_exp.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,8 @@ from omegaconf import DictConfig
 
 from era_exp.data.schema import Query, Task
 from era_exp.data.split import Split, eval_only_split_task, split_task
+
+log = logging.getLogger(__name__)
 
 SETTINGS = ("in_domain", "lodo", "domain_specific")
 
@@ -132,7 +135,34 @@ def plan_run(
         ]
     if trains and not any(plan.trains for plan in plans):
         raise PlanError(f"setting={setting} leaves no task to train on among {[t.name for t in tasks]}")
+    if trains and stages.reads_labels:
+        _check_train_queries(plans, train_ratio)
     return plans
+
+
+def _check_train_queries(plans: Sequence[TaskPlan], train_ratio: float) -> None:
+    """Name the training tasks a ratio leaves without a train query; fail when it leaves all of them."""
+    labelled: dict[str, int] = {}
+    trained: dict[str, int] = {}
+    for plan in plans:
+        if plan.trains:
+            labelled[plan.task.task] = labelled.get(plan.task.task, 0) + len(plan.task.labelled_queries)
+            trained[plan.task.task] = trained.get(plan.task.task, 0) + len(plan.split.train)
+    empty = sorted(task for task, count in trained.items() if count == 0)
+    if len(empty) == len(trained):
+        raise PlanError(
+            f"train_ratio={train_ratio:g} leaves no train query in any training task: each has fewer than "
+            f"{1 / train_ratio:g} labelled queries (at most {max(labelled.values())}); raise train_ratio"
+        )
+    if empty:
+        log.warning(
+            "train_ratio=%g leaves no train query in %d of %d training tasks, which are still validated "
+            "and tested: %s",
+            train_ratio,
+            len(empty),
+            len(trained),
+            ", ".join(f"{task} ({labelled[task]} labelled)" for task in empty),
+        )
 
 
 def _trains_on(setting: str, task_domain: str, chosen: str | None) -> bool:
