@@ -153,3 +153,66 @@ def test_a_lease_keeps_its_heartbeat_while_held(tmp_path: Path) -> None:
         with board.lock():
             assert [c.name for c in board.live()] == [claim.name]
     assert not claim.path.exists()
+
+
+class PausedWhileEncoding(FakeEmbedder):
+    """In its first call, stalls past ``stale_seconds`` (its lease's heartbeat made old) while another
+    worker takes the lease over and commits the same texts, as a worker stopped by SIGSTOP or a
+    suspended cluster job would find on waking up."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__()
+        self.root = root
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if not self.calls:
+            [path] = _claims(self.root)
+            past = time.time() - 60
+            os.utime(path, (past, past))
+            taker = EmbeddingCache(self.root, chunk_size=5, stale_seconds=30.0)
+            taker.fill(FakeEmbedder(), list(texts))
+            assert not path.exists(), "the other worker took the stale lease over"
+        return super().encode(texts)
+
+
+def _stored_rows(root: Path) -> int:
+    folder = root / FakeEmbedder().identity
+    return sum(json.loads(p.read_text())["rows"] for p in folder.glob("shard-*.json"))
+
+
+def test_a_worker_whose_lease_was_taken_over_while_paused_drops_its_vectors(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    embedder = PausedWhileEncoding(tmp_path)
+    cache = EmbeddingCache(tmp_path, chunk_size=5)
+    with caplog.at_level(logging.WARNING):
+        cache.fill(embedder, TEXTS[:20])
+    assert "taking over claim" in caplog.text and "was taken over while this process encoded" in caplog.text
+    assert _stored_rows(tmp_path) == 20, "each text is stored once: the taker's shard, not both"
+    assert cache.stats.encoded == 15  # its first chunk went to the taker
+    np.testing.assert_array_equal(cache.read(embedder, TEXTS[:20]), FakeEmbedder().encode(TEXTS[:20]))
+    assert not _claims(tmp_path)
+
+
+def test_an_io_error_reading_a_shard_skips_it_for_now_and_never_deletes_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    EmbeddingCache(tmp_path, chunk_size=5).fill(FakeEmbedder(), TEXTS[:10])
+    shards = sorted((tmp_path / FakeEmbedder().identity).glob("shard-*"))
+    real_read = Path.read_text
+
+    def flaky(path: Path, *args, **kwargs) -> str:
+        if path.name.startswith("shard-") and path.suffix == ".json":
+            raise OSError(5, "Input/output error", str(path))
+        return real_read(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", flaky)
+    reader = EmbeddingCache(tmp_path, chunk_size=5)
+    with caplog.at_level(logging.WARNING, logger="era_exp.embed.cache"):
+        reader.fill(FakeEmbedder(), TEXTS[:10])
+    assert "cannot be read now" in caplog.text and "corrupt" not in caplog.text
+    assert set(shards) <= set((tmp_path / FakeEmbedder().identity).glob("shard-*")), "nothing deleted"
+    monkeypatch.undo()
+    again = EmbeddingCache(tmp_path, chunk_size=5)
+    again.fill(FakeEmbedder(), TEXTS[:10])
+    assert again.stats.encoded == 0

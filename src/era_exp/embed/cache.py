@@ -144,6 +144,10 @@ def _sha256(path: Path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
+class ShardUnavailable(Exception):
+    """A committed shard's file exists but could not be read just now (an I/O error, not its content)."""
+
+
 @dataclass
 class _Shard:
     """A committed shard: its keys in memory, its vectors on disk.
@@ -214,7 +218,11 @@ class _Store:
         return base.with_suffix(".npy"), base.with_suffix(".keys.npy"), base.with_suffix(".json")
 
     def _load(self, name: str) -> _Shard:
-        """Check one committed shard against its record; raise ValueError saying what is wrong."""
+        """Check one committed shard against its record; raise ValueError saying what is wrong.
+
+        A file that is there but cannot be read now (an I/O error of a network file system) raises
+        :class:`ShardUnavailable` instead: that says nothing about the shard's content.
+        """
         vectors_path, keys_path, record_path = self._files(name)
         try:
             record = json.loads(record_path.read_text(encoding="utf-8"))
@@ -232,7 +240,11 @@ class _Store:
                     raise ValueError(f"{path.name} does not match its sha256")
             vectors = np.load(vectors_path, mmap_mode="r", allow_pickle=False)  # its header, for the check
             keys = np.load(keys_path, allow_pickle=False)
-        except (OSError, KeyError, TypeError, json.JSONDecodeError) as err:
+        except FileNotFoundError as err:
+            raise ValueError(f"a file of the shard is missing: {err}") from err
+        except OSError as err:
+            raise ShardUnavailable(str(err)) from err
+        except (KeyError, TypeError, EOFError, json.JSONDecodeError) as err:
             raise ValueError(f"unreadable shard record or file: {err}") from err
         expected = (rows, self.dim)
         if dtype != self.dtype or dim != self.dim or vectors.shape != expected or vectors.dtype != self.disk:
@@ -267,6 +279,15 @@ class _Store:
         for name in sorted(records - self.seen):
             try:
                 new.append(self._load(name))
+            except ShardUnavailable as err:
+                log.warning(
+                    "embedding cache shard %s/%s cannot be read now (%s); skipped, kept on disk, tried again "
+                    "at the next look",
+                    self.folder,
+                    name,
+                    err,
+                )
+                continue
             except ValueError as err:
                 log.warning(
                     "embedding cache shard %s/%s is corrupt (%s); its texts will be re-encoded",
@@ -516,9 +537,21 @@ class EmbeddingCache:
                     if encoded.shape != (len(chunk), store.dim):
                         expected = f"{len(chunk)} texts of dim {store.dim}"
                         raise ValueError(f"{embedder.name} returned {encoded.shape} for {expected}")
-                    store.commit(claim.shard_name, keys[chunk], encoded)
+                    with store.board.lock():  # commit only a lease no other worker took over meanwhile
+                        held = store.board.held(claim)
+                        if held:
+                            store.commit(claim.shard_name, keys[chunk], encoded)
                     self.overhead_seconds += self.clock() - start - seconds
                 self.encode_seconds += seconds
+                if not held:
+                    log.warning(
+                        "claim %s on %d texts was taken over while this process encoded them (it was paused "
+                        "or its heartbeat stalled past stale_seconds): its vectors are dropped, the taker's "
+                        "are used",
+                        claim.name,
+                        len(chunk),
+                    )
+                    continue
                 self.shards_committed += 1
                 pending[chunk] = False
                 done += len(chunk)

@@ -103,7 +103,10 @@ class ClaimBoard:
                 claim = Claim(path.stem, keys, int(record["pid"]), str(record["host"]), path)
             except FileNotFoundError:
                 continue  # released meanwhile
-            except (OSError, ValueError, KeyError, TypeError) as err:
+            except OSError as err:  # an I/O error says nothing of the claim: left for its owner
+                log.warning("claim %s cannot be read now (%s); left in place", path, err)
+                continue
+            except (ValueError, KeyError, TypeError) as err:
                 log.warning("unreadable claim %s (%s): removed, its texts are free", path, err)
                 path.unlink(missing_ok=True)
                 continue
@@ -128,6 +131,11 @@ class ClaimBoard:
         record = {"pid": os.getpid(), "host": HOST, "created": time.time(), "keys": [k.hex() for k in keys]}
         atomic_write_json(path, record, fresh_name=True)  # a uuid: no earlier writer of it
         return Claim(name, keys, os.getpid(), HOST, path)
+
+    @staticmethod
+    def held(claim: Claim) -> bool:
+        """Whether ``claim`` is still this worker's: no other worker took it over. Call under :meth:`lock`."""
+        return claim.path.is_file()
 
     @staticmethod
     def release(claim: Claim) -> None:
