@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from omegaconf import DictConfig
 
-from era_exp.pipeline.results import DONE_FILE, RESULTS_FILE, run_key, write_results
+from era_exp.pipeline.results import DONE_FILE, RESULTS_FILE, TRACE_FILE, run_key, write_results
 from era_exp.sweep import job
 from era_exp.sweep.store import PointStore
 
@@ -24,6 +24,7 @@ def computed(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
         calls.append(Path(out_dir))
         (out_dir / "runs").mkdir(parents=True, exist_ok=True)
         (out_dir / "runs" / "task.trec").write_text(f"q Q0 d 1 1.0 {cfg.method.name}\n")
+        (out_dir / TRACE_FILE).write_bytes(b"per-epoch validation trace")
         results = {
             "run_key": run_key(cfg),
             "run": {"method": cfg.method.name, "train_ratio": cfg.train_ratio},
@@ -61,6 +62,7 @@ def test_points_sharing_a_key_are_computed_once(run_config, tmp_path: Path, comp
     assert (second / DONE_FILE).read_text().strip() == reused["run_key"]
     assert json.loads((second / RESULTS_FILE).read_text()) == reused
     assert (second / "runs" / "task.trec").stat().st_ino == (first / "runs" / "task.trec").stat().st_ino
+    assert (second / TRACE_FILE).read_bytes() == (first / TRACE_FILE).read_bytes(), "files are reused too"
     job.run_job(run_config("data=builtin", "method=era", "train_ratio=0.1"), tmp_path / "era-0.1", store)
     job.run_job(run_config("data=builtin", "method=era", "train_ratio=0.2"), tmp_path / "era-0.2", store)
     assert len(computed) == 3

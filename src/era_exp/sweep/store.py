@@ -72,6 +72,8 @@ class PointStore:
         for name in RUN_OUTPUTS[1:]:
             if (source / name).is_dir():
                 shutil.copytree(source / name, out_dir / name, copy_function=_link_or_copy)
+            elif (source / name).is_file():
+                _link_or_copy(str(source / name), str(out_dir / name))
         results = completed_results(source, key)
         if results is None:
             raise RuntimeError(f"{source} lost its results for run {key} while being reused")
