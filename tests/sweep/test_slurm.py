@@ -78,6 +78,11 @@ def test_fake_slurm_runs_a_submitit_array_with_the_slurm_environment(
     with pytest.raises(submitit.core.utils.FailedJobError, match="exit status 3"):
         array[2].result()
 
+    # submitit reads a task's outcome from the file the task itself writes, which can come before the
+    # emulated slurmd records the process's exit: wait for the cluster to see every task end.
+    deadline = time.monotonic() + 60
+    while not all("end" in task for task in jobs(fake_slurm)[0]["tasks"]) and time.monotonic() < deadline:
+        time.sleep(0.1)
     (record,) = jobs(fake_slurm)
     assert record["options"]["array"] == "0-2%2" and record["options"]["gpus-per-node"] == "1"
     assert all(task["state"] == "COMPLETED" for task in record["tasks"][:2])  # the failure is inside python
