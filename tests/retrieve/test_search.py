@@ -46,3 +46,20 @@ def test_trec_round_trip_keeps_ids_with_spaces(tmp_path) -> None:
     assert first_tmdb[2] == "GET%20/movie/{movie_id}" and first_tmdb[3] == "1"
     for identifier in ["a b", "%20", "x\ty%", "plain"]:
         assert decode_id(encode_id(identifier)) == identifier
+
+
+def test_trec_files_keep_ids_with_any_unicode_whitespace(tmp_path) -> None:
+    # Every character str.split or str.splitlines separates on, e.g. a no-break or ideographic space.
+    spaces = [chr(c) for c in range(0x3001) if chr(c).isspace()]
+    assert {"\xa0", "\u3000", "\u2028", "\x1c", "\x85", "\x0b"} <= set(spaces)
+    ids = [f"doc{s}{i}" for i, s in enumerate(spaces)]
+    run = {
+        f"q{s}": {doc: float(f"{1 - i / 100:.2f}") for i, doc in enumerate(ids)} for s in ("\xa0", "\u3000")
+    }
+    qrels = {qid: {ids[0]: 1, ids[-1]: 2} for qid in run}
+    write_run(tmp_path / "r.trec", run)
+    write_qrels(tmp_path / "q.qrels", qrels)
+    assert read_run(tmp_path / "r.trec") == run
+    assert read_qrels(tmp_path / "q.qrels") == qrels
+    lines = (tmp_path / "r.trec").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 2 * len(ids) and all(len(line.split()) == 6 for line in lines)

@@ -1,7 +1,9 @@
 """TREC run and qrels files: the plain-text exchange format of IR evaluation (trec_eval, ranx).
 
 The format is whitespace-separated, yet some MAIR ids hold spaces (RestBench endpoints such as
-``GET /movie/{id}``), so ids are written with whitespace and ``%`` percent-encoded and decoded on read.
+``GET /movie/{id}``), so ids are written with ``%`` and every whitespace character percent-encoded
+(``%20``; ``%uXXXX`` beyond Latin-1, e.g. an ideographic space) and decoded on read: any character
+that splits a line or a field for ``str.split`` and ``str.splitlines``.
 """
 
 from __future__ import annotations
@@ -12,20 +14,23 @@ from pathlib import Path
 
 from era_exp.io import atomic_write_text
 
-_ESCAPES = {"%": "%25", " ": "%20", "\t": "%09", "\n": "%0A", "\r": "%0D"}
-_ESCAPE_TABLE = str.maketrans(_ESCAPES)
-_UNESCAPES = {escape: char for char, escape in _ESCAPES.items()}
-_ESCAPED = re.compile("|".join(_UNESCAPES))
+_UNSAFE = re.compile(r"[%\s]")  # \s: every character str.isspace() holds, the separators of both
+_ESCAPED = re.compile(r"%u([0-9A-F]{4})|%([0-9A-F]{2})")
+
+
+def _escape(match: re.Match) -> str:
+    code = ord(match.group(0))
+    return f"%{code:02X}" if code < 0x100 else f"%u{code:04X}"
 
 
 def encode_id(identifier: str) -> str:
     """Make an id safe for a whitespace-separated file."""
-    return identifier.translate(_ESCAPE_TABLE)
+    return _UNSAFE.sub(_escape, identifier)
 
 
 def decode_id(token: str) -> str:
     """Invert :func:`encode_id`."""
-    return _ESCAPED.sub(lambda match: _UNESCAPES[match.group(0)], token)
+    return _ESCAPED.sub(lambda match: chr(int(match.group(1) or match.group(2), 16)), token)
 
 
 def write_run(path: str | Path, run: Mapping[str, Mapping[str, float]], tag: str = "era-exp") -> Path:
