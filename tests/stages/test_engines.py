@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from pytorch_lightning.callbacks import EarlyStopping
+from pytorch_lightning.callbacks import Callback, EarlyStopping
 from pytorch_lightning.loggers import CSVLogger
 
 from era_exp.adapters import build_adapter
@@ -177,3 +177,28 @@ def test_the_lightning_classes_are_the_stages_own_steps() -> None:
     assert issubclass(AdaptationModule, AdaptationStep) and issubclass(AdaptationModule, pl.LightningModule)
     with pytest.raises(ValueError, match="steps_per_epoch"):
         AdaptationStep(torch.nn.Linear(4, 4), PAPER_INFO_NCE, 1e-3, 0.0, 0.1, 10).configure_optimizers()
+
+
+class _LearningRates(Callback):
+    """The learning rate of every optimiser step the Trainer takes."""
+
+    def __init__(self) -> None:
+        self.rates: list[float] = []
+
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
+        self.rates.append(optimizer.param_groups[0]["lr"])
+
+
+def test_the_trainers_schedule_counts_optimiser_steps_under_gradient_accumulation() -> None:
+    mapping = torch.randn(4, 8, generator=torch.Generator().manual_seed(3))
+    train, val = synthetic_pairs(32, mapping, seed=0), synthetic_pairs(8, mapping, seed=1)
+    cfg = AdaptationConfig(
+        lr=1.0, batch_size=8, nominal_epochs=4, warmup_fraction=0.5, patience=100, objective=PAPER_INFO_NCE
+    )
+    rates = _LearningRates()
+    kwargs = {"accumulate_grad_batches": 2, "callbacks": [rates], "enable_progress_bar": False}
+    train_adaptation(
+        _adapter("linear", 8, 4), train, val, cfg, seed=1, engine="lightning", trainer_kwargs=kwargs
+    )
+    # 4 batches an epoch, one step per 2: 8 steps in 4 epochs, warm-up over the first 4, then decay.
+    assert rates.rates == pytest.approx([0.0, 0.25, 0.5, 0.75, 1.0, 0.75, 0.5, 0.25])

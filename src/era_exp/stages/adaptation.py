@@ -231,7 +231,10 @@ def train_adaptation(
         from era_exp.stages.lightning import AdaptationDataModule, AdaptationModule, BestWeights, fit
 
         rows = AdaptationDataModule(train, val, cfg.objective, cfg.batch_size, seed, str(cfg.balance))
-        module = AdaptationModule(adapter, cfg.objective, **settings, steps_per_epoch=rows.steps_per_epoch)
+        # An optimiser step per accumulate_grad_batches batches: the schedule counts steps, not batches.
+        accumulate = int((trainer_kwargs or {}).get("accumulate_grad_batches", 1))
+        steps = math.ceil(rows.steps_per_epoch / accumulate)
+        module = AdaptationModule(adapter, cfg.objective, **settings, steps_per_epoch=steps)
         start = time.perf_counter()
         best = BestWeights(VAL_LOSS)
         stopper = EarlyStopping(
