@@ -15,6 +15,7 @@ import torch
 
 from era_exp.pipeline.results import run_key
 from era_exp.pipeline.run import run
+from era_exp.stages import alignment_store
 from era_exp.stages.alignment_store import RECORD_FILE, WEIGHTS_FILE, Stage1Inputs
 from helpers.config import TINY_BUILTIN
 
@@ -101,7 +102,7 @@ def test_a_changed_stage1_input_misses(run_config, tmp_path: Path, change: str):
     assert len(list((tmp_path / "stage1").iterdir())) == 2
 
 
-def test_the_key_follows_every_input_not_config_names() -> None:
+def test_the_key_follows_every_input_not_config_names(monkeypatch: pytest.MonkeyPatch) -> None:
     torch.manual_seed(0)
     adapter = torch.nn.Linear(4, 3)
     queries, docs = torch.randn(10, 4), torch.randn(10, 3)
@@ -138,7 +139,13 @@ def test_the_key_follows_every_input_not_config_names() -> None:
         "threads": key(threads=2),
         "device": key(device="cuda:0 (NVIDIA H200)"),
     }
+    with monkeypatch.context() as patched:  # an edit to the code that computes Stage 1
+        patched.setattr(alignment_store, "code_digest", lambda: "0" * 16)
+        variants["code"] = key()
     assert base not in variants.values() and len(set(variants.values())) == len(variants), variants
+    assert Stage1Inputs(adapter, queries, docs, settings, 42, "loop", 1, "cpu").description()["code"] == (
+        alignment_store.code_digest()
+    )
 
 
 @pytest.mark.parametrize("damage", ["truncated weights", "no record", "garbled record", "other weights"])

@@ -9,7 +9,8 @@ reuses it goes on exactly as one that trained.
 The key (:meth:`Stage1Inputs.key`) hashes the actual inputs, never config names: the adapter's
 class, options and weights right before Stage 1 (after seeding, construction and any closed-form
 init), the alignment pairs' bytes, dtypes and shapes, the resolved ``stage1`` node, the seed, the
-training engine, the threads and device Stage 1 trains on, and the torch version.
+training engine, the threads and device Stage 1 trains on, the torch version (and Lightning's under
+its engine), and a digest of the source of the modules that compute Stage 1 (:data:`STAGE1_CODE`).
 
 Layout: ``<root>/<key>/stage1.pt`` (weights, modes, generator states), then ``stage1.json`` (the
 report, what the key was made of, the byte size and sha256 of ``stage1.pt``), each written
@@ -22,7 +23,9 @@ never rests on the lock, since a reader checks the weights against the JSON's di
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib.util
 import io
 import json
 import logging
@@ -32,6 +35,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +56,30 @@ LOCK_FILE = ".lock"
 FORMAT = 1
 # Keys of a Stage-1 report that say where its outcome came from, not what it is (with ``seconds``).
 PROVENANCE = ("reused", "computed_seconds", "stage1_key")
+# The modules whose code computes a Stage-1 outcome: an edit to any of them changes the key, so an
+# outcome stored by other code is never taken for this code's.
+STAGE1_CODE = (
+    "era_exp.stages.alignment",
+    "era_exp.stages.trainer",
+    "era_exp.stages.optim",
+    "era_exp.stages.losses",
+    "era_exp.stages.data",
+    "era_exp.stages.lightning",
+    "era_exp.adapters.modules",
+)
+
+
+@functools.cache
+def code_digest() -> str:
+    """sha256 of the source of :data:`STAGE1_CODE` (read from disk, without importing it)."""
+    digest = hashlib.sha256()
+    for name in STAGE1_CODE:
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None:
+            raise RuntimeError(f"cannot find the source of {name}")
+        digest.update(f"{name}\n".encode())
+        digest.update(Path(spec.origin).read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def _hash_tensor(digest: Any, name: str, tensor: Tensor) -> None:
@@ -102,6 +130,8 @@ class Stage1Inputs:
             "threads": self.threads,
             "device": self.device,
             "torch": torch.__version__,
+            "code": code_digest(),
+            **({"lightning": version("pytorch-lightning")} if self.engine == "lightning" else {}),
         }
 
     def key(self) -> str:
