@@ -208,3 +208,34 @@ def test_a_corpus_whose_last_rows_were_dropped_reads_again_as_kept(tmp_path: Pat
     assert task.corpus.ids == ("1", "2")  # read again from the Arrow file, the dropped row left out
     assert tuple(task.corpus.texts) == ("one", "two")
     assert pool.residency.reads == 1
+
+
+def test_sub_splits_keep_the_order_the_dataset_card_lists_them_in(tmp_path: Path) -> None:
+    # IFEval: one query per sub-split, listed on the hub out of name order; MAIR's evaluator (and
+    # so the split protocol's row order) takes them in the card's order.
+    subs = ["ifeval_2078", "ifeval_102", "ifeval_2195"]
+    for repo, kind in (("MAIR-Queries", "queries"), ("MAIR-Docs", "docs")):
+        root = tmp_path / repo
+        (root / "data").mkdir(parents=True)
+        files = "".join(f"  - path: data/{sub}_{kind}.jsonl\n    split: {sub}_{kind}\n" for sub in subs)
+        (root / "README.md").write_text(f"---\nconfigs:\n- config_name: IFEval\n  data_files:\n{files}---\n")
+        for sub in subs:
+            row = (
+                {
+                    "qid": f"{sub}-q",
+                    "instruction": "Follow it.",
+                    "query": sub,
+                    "labels": [{"id": "d", "score": 1}],
+                }
+                if kind == "queries"
+                else {"id": "d", "doc": f"the answer for {sub}"}
+            )
+            (root / "data" / f"{sub}_{kind}.jsonl").write_text(json.dumps(row) + "\n")
+    units = load_hub_tasks(
+        ["IFEval"],
+        cache_dir=str(tmp_path / "cache"),
+        queries=str(tmp_path / "MAIR-Queries"),
+        docs=str(tmp_path / "MAIR-Docs"),
+    )
+    assert [unit.name for unit in units] == [f"IFEval/{sub}" for sub in subs]
+    assert [unit.queries[0].qid for unit in units] == [f"{sub}-q" for sub in subs]

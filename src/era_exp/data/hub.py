@@ -214,9 +214,11 @@ def _doc_columns(files: Sequence[str]) -> DocColumns:
 
 
 def _parts(task: str, queries: Loaded, docs: Loaded) -> list[Part]:
-    """Pair query and doc splits the way MAIR's evaluator does; sub-splits in sorted name order."""
+    """Pair query and doc splits the way MAIR's evaluator does, in the order it iterates them: the
+    dataset's own split order (its card's), which fixes the query order the split protocol shuffles.
+    """
     source_q, source_d = f"{queries.location}[{task}]", f"{docs.location}[{task}]"
-    splits = sorted(queries.splits)
+    splits = list(queries.splits)
     if splits == ["queries"]:
         pairs = [(None, "queries", "docs")]
     else:
