@@ -19,6 +19,7 @@ RESULTS = {
     "overall": {"ndcg@10": 0.5, "map@100": 0.4, "num_tasks": 2},
     "per_task": {"A": {"ndcg@10": 0.6, "domain": "Code"}, "B": {"ndcg@10": 0.4, "domain": "Legal"}},
     "per_domain": {"Code": {"ndcg@10": 0.6, "num_tasks": 1}, "Legal": {"ndcg@10": 0.4, "num_tasks": 1}},
+    "validation": {"overall": {"ndcg@10": 0.45, "num_tasks": 2}},
 }
 
 
@@ -80,7 +81,8 @@ def test_csv_logger_records_both_stages_and_the_tables(run_config, tmp_path: Pat
     rows = list(csv.DictReader((folder / "metrics.csv").read_text().splitlines()))
     assert sum(bool(row["align/train_loss"]) for row in rows) == 2
     assert sum(bool(row["adapt/train_loss"]) for row in rows) == 2
-    assert rows[-1]["overall/ndcg@10"] == "0.5"
+    assert rows[-1]["overall/ndcg@10"] == "0.5" and rows[-1]["validation/ndcg@10"] == "0.45"
+    assert int(rows[-1]["step"]) > max(int(row["step"]) for row in rows[:-1]), "the summary row comes last"
     assert "train_ratio: 0.1" in (folder / "hparams.yaml").read_text()
     per_task = list(csv.DictReader((folder / "per_task.csv").read_text().splitlines()))
     assert [(row["task"], row["domain"], row["ndcg@10"]) for row in per_task] == [

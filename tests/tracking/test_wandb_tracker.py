@@ -60,7 +60,7 @@ def test_offline_run_gets_curves_tables_and_summary(run_config, tmp_path: Path, 
         assert run.config["train_ratio"] == 0.1 and run.config["stage2"]["objective"]["temperature"] == 0.05
         _stages(tracker)
         tracker.log_results(RESULTS)
-        assert run.summary["overall/ndcg@10"] == 0.5
+        assert run.summary["overall/ndcg@10"] == 0.5 and run.summary["validation/ndcg@10"] == 0.45
     assert wandb.run is None
     (offline,) = (out_dir / "wandb").glob("offline-run-*")
     assert list(offline.glob("*.wandb"))

@@ -21,5 +21,12 @@ def result_tables(results: dict) -> dict[str, Table]:
 
 
 def overall_metrics(results: dict) -> dict[str, float]:
-    """The run's overall numbers, prefixed ``overall/`` (counts included)."""
-    return {f"overall/{name}": value for name, value in results["overall"].items()}
+    """The run's overall numbers on its scored split, prefixed ``overall/``, and on the validation
+    split, prefixed ``validation/`` (counts included).
+
+    Settings are chosen on ``validation/`` (a search's objective), so a dashboard can rank runs by it
+    and never has to rank them by the test numbers.
+    """
+    metrics = {f"overall/{name}": value for name, value in results["overall"].items()}
+    validation = (results.get("validation") or {}).get("overall") or {}
+    return metrics | {f"validation/{name}": value for name, value in validation.items()}
