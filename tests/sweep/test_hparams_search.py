@@ -130,6 +130,24 @@ def test_an_optimised_metric_outside_the_metrics_fails_before_any_work(
 ) -> None:
     monkeypatch.setenv("HYDRA_FULL_ERROR", "1")
     overrides = ["hparams_search=stage2_optuna", *TINY, "eval.metrics=[map@100]"]
-    with pytest.raises(ValueError, match=r"eval.optimized_metric='ndcg@10' is not in eval.metrics"):
+    with pytest.raises(
+        ValueError, match=r"eval\.optimized_metric must be one of eval\.metrics \['map@100'\]"
+    ):
         launch(monkeypatch, tmp_path / "search", *overrides)
     assert not list(tmp_path.glob("search/trial-*"))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["setting=lodo"], r"invalid: .*holdout_domain"),
+        (["method=zero_shot"], r"method=zero_shot runs no Stage 2, so the searched stage2\.lr"),
+    ],
+)
+def test_a_search_that_cannot_run_or_change_anything_fails_before_its_study(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, overrides: list[str], message: str
+) -> None:
+    monkeypatch.setenv("HYDRA_FULL_ERROR", "1")
+    with pytest.raises(ValueError, match=message):
+        launch(monkeypatch, tmp_path / "search", "hparams_search=stage2_optuna", *TINY, *overrides)
+    assert not list(tmp_path.glob("search/trial-*")) and not (tmp_path / "search" / "optuna.db").exists()

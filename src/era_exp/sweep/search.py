@@ -29,8 +29,10 @@ from typing import Any
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from era_exp.config import ConfigError, validate
 from era_exp.io import atomic_write_json
 from era_exp.pipeline.objective import optimized_metric
+from era_exp.pipeline.plan import MethodStages
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +56,29 @@ class StudyState:
     baseline: int | None
 
 
+# The config keys each stage reads: searching them under a method without the stage changes nothing.
+_STAGE_KEYS = {"Stage 1": ("stage1",), "Stage 2": ("stage2", "miner")}
+
+
 def check_search_config(config: DictConfig) -> str:
-    """The optimised metric, after checking the search can compute its objective."""
+    """The optimised metric, after checking the search can compute its objective and that its
+    configuration is valid before any trial runs (a trial that fails validation would stop the
+    search and leave a trial of the study behind)."""
+    try:
+        validate(config)
+    except ConfigError as err:
+        raise SearchError(f"the configuration to search from is invalid: {err}") from None
     metric = optimized_metric(config)
+    stages = MethodStages.of(config.method)
+    runs = {"Stage 1": stages.alignment, "Stage 2": stages.adaptation}
+    searched = [str(name) for name in config.hydra.sweeper.get("params") or {}]
+    for stage, prefixes in _STAGE_KEYS.items():
+        idle = [name for name in searched if name.replace("/", ".").split(".")[0] in prefixes]
+        if idle and not runs[stage]:
+            raise SearchError(
+                f"method={config.method.name} runs no {stage}, so the searched {', '.join(idle)} "
+                "cannot change any number; search with a method that runs it (e.g. method=era)"
+            )
     if config.eval.split != "test":
         raise SearchError(
             f"eval.split={config.eval.split}: a search needs eval.split=test, whose runs keep a "
