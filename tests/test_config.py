@@ -165,3 +165,21 @@ def test_era_run_fails_before_loading_anything(tmp_path, overrides: list[str], k
 def test_a_sweep_may_complete_what_its_fixed_part_leaves_missing() -> None:
     points = expand_grid(["setting=lodo", "holdout_domain=Code,Legal", "data=builtin"])
     assert [compose(point).holdout_domain for point in points] == ["Code", "Legal"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "shown"),
+    [
+        (["setting=lodo"], "holdout_domain"),
+        (["method=bogus"], "method/bogus"),
+        (["stage2.lr=-1"], "stage2.lr"),
+    ],
+)
+def test_era_encode_names_a_bad_config_without_a_traceback(
+    tmp_path, overrides: list[str], shown: str
+) -> None:
+    command = [sys.executable, "-m", "era_exp.cli.encode", "data=builtin", *overrides, "--dry-run"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1
+    assert "era-encode: invalid config:" in done.stderr and shown in done.stderr
+    assert "Traceback" not in done.stderr

@@ -30,12 +30,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import hydra
+from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from era_exp.config import conf_dir, register_configs
+from era_exp.config import ConfigError, conf_dir, register_configs
 from era_exp.embed.distributed import EncodeSettings, use_local_device
 from era_exp.io import atomic_write_json
+from era_exp.pipeline.plan import PlanError
 from era_exp.sweep.naming import register_resolvers
 from era_exp.sweep.needs import encode_plan, plan_encoding
 
@@ -130,7 +132,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         if settings.distributed:
             use_local_device()
-        plan = plan_encoding(split.grid)
+        try:
+            plan = plan_encoding(split.grid)
+        except (ConfigError, PlanError, HydraException, OmegaConfBaseException) as err:
+            raise SystemExit(f"era-encode: invalid config: {err}") from None
         if args.dry_run:
             summary = {**plan.summary(), "missing": plan.missing()}
         else:
