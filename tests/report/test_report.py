@@ -19,6 +19,7 @@ from era_exp.evaluate.metrics import evaluate_run
 from era_exp.report.build import Report, build_report
 from era_exp.report.collect import scan_sweep
 from era_exp.report.grid import build_grid
+from era_exp.report.search import SEARCH_FILE
 from era_exp.report.significance import BlockComparison, PairComparison
 from era_exp.retrieve.trec import read_qrels, read_run
 from helpers.fake_sweep import INCOMPLETE, SWEEP, UNITS, FakeRun, write_fake_run
@@ -255,3 +256,10 @@ def test_a_letter_needs_the_printed_mean_to_agree_with_the_pooled_test() -> None
     assert test.superscript("zero_shot", {"zero_shot": 0.3289, "era": 0.3260}) == ""
     assert test.superscript("era", {"zero_shot": 0.3289, "era": 0.3492}) == "ᵃ"
     assert test.superscript("era", {"zero_shot": None, "era": 0.3492}) == ""
+
+
+def test_options_a_search_report_cannot_honour_are_refused(tmp_path: Path, capsys) -> None:
+    (tmp_path / SEARCH_FILE).write_text("{}")
+    for option in (["--metric", "map@100"], ["--alpha", "0.01"]):
+        assert main([str(tmp_path), *option]) == 2
+        assert f"{option[0]} do not apply to a search folder" in capsys.readouterr().err

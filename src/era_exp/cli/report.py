@@ -22,7 +22,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("sweep_dir", help="folder holding run folders (results.json + DONE), at any depth")
     parser.add_argument("--out", default=None, help="output folder (default: SWEEP_DIR/report)")
     parser.add_argument(
-        "--alpha", type=float, default=0.05, help="p-value threshold of the paired t-tests (default 0.05)"
+        "--alpha", type=float, default=None, help="p-value threshold of the paired t-tests (default 0.05)"
     )
     parser.add_argument(
         "--metric",
@@ -31,9 +31,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if is_search(args.sweep_dir):
+        # A search is reported by the metric it optimised, and runs no significance test.
+        given = [f"--{name}" for name in ("alpha", "metric") if getattr(args, name) is not None]
+        if given:
+            print(f"era-report: {' and '.join(given)} do not apply to a search folder", file=sys.stderr)
+            return 2
         return _search_report(args.sweep_dir, args.out)
     try:
-        report = build_report(args.sweep_dir, args.out, args.alpha, args.metric)
+        alpha = {} if args.alpha is None else {"alpha": args.alpha}
+        report = build_report(args.sweep_dir, args.out, metric=args.metric, **alpha)
     except ReportError as error:
         print(f"era-report: {error}", file=sys.stderr)
         return 2
