@@ -269,9 +269,7 @@ def read_queries(
     leniency = leniency or Leniency(strict=True)
     queries: list[Query] = []
     first_row: dict[str, int] = {}
-    rows_read = 0
     for row_number, raw in rows:
-        rows_read += 1
         where = f"{source}:{row_number}"
         row = _object(raw, where)
         if "qid" not in row:
