@@ -189,6 +189,9 @@ def test_a_worker_whose_lease_was_taken_over_while_paused_drops_its_vectors(
         cache.fill(embedder, TEXTS[:20])
     assert "taking over claim" in caplog.text and "was taken over while this process encoded" in caplog.text
     assert _stored_rows(tmp_path) == 20, "each text is stored once: the taker's shard, not both"
+    folder = tmp_path / FakeEmbedder().identity
+    records = {p.name.removesuffix(".json") for p in folder.glob("shard-*.json")}
+    assert {p.name.split(".")[0] for p in folder.glob("shard-*")} == records, "no staged files left behind"
     assert cache.stats.encoded == 15  # its first chunk went to the taker
     np.testing.assert_array_equal(cache.read(embedder, TEXTS[:20]), FakeEmbedder().encode(TEXTS[:20]))
     assert not _claims(tmp_path)

@@ -259,7 +259,7 @@ class _Store:
     def disk(self) -> np.dtype:
         return _ON_DISK[self.dtype]
 
-    def _remove(self, name: str) -> None:
+    def remove(self, name: str) -> None:
         """Uncommit (record first) then delete a shard's files."""
         for path in reversed(self._files(name)):
             path.unlink(missing_ok=True)
@@ -304,7 +304,7 @@ class _Store:
 
     def _clean(self, listing: Sequence[str], records: set[str], writing: set[str]) -> None:
         for name in sorted(self.rejected):
-            self._remove(name)
+            self.remove(name)
         self.rejected.clear()
         self.seen &= {s.name for s in self.shards}
         for name in listing:
@@ -362,9 +362,10 @@ class _Store:
             out[where] = from_storage(vectors[rows[where]], self.dtype)
             del vectors  # unmapped: its pages leave this process's resident memory
 
-    def commit(self, name: str, keys: np.ndarray, vectors: np.ndarray) -> None:
-        """Write shard ``name``: data files first, then the record that makes it visible."""
-        vectors_path, keys_path, record_path = self._files(name)
+    def stage(self, name: str, keys: np.ndarray, vectors: np.ndarray) -> dict:
+        """Write shard ``name``'s data files; no reader sees them until :meth:`publish` writes the
+        record, so they can be written without the claim lock. Returns that record."""
+        vectors_path, keys_path, _ = self._files(name)
         record: dict[str, object] = {"rows": len(keys), "dim": self.dim, "dtype": self.dtype}
         stored = to_storage(vectors, self.dtype)
         for part, path, array in (("vectors", vectors_path, stored), ("keys", keys_path, keys)):
@@ -373,6 +374,11 @@ class _Store:
             write = lambda tmp, data=data: tmp.write_bytes(data)  # noqa: E731
             atomic_write(path, write, "embedding cache shard", fresh_name=True)
             record[part] = {"file": path.name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+        return record
+
+    def publish(self, name: str, keys: np.ndarray, record: dict) -> None:
+        """Commit staged shard ``name``: write the record that makes it visible."""
+        vectors_path, _, record_path = self._files(name)
         atomic_write_json(record_path, record, "embedding cache shard record", fresh_name=True)
         faults.hit("encode.commit")
         self.shards.append(_Shard(name, vectors_path, keys))
@@ -537,10 +543,13 @@ class EmbeddingCache:
                     if encoded.shape != (len(chunk), store.dim):
                         expected = f"{len(chunk)} texts of dim {store.dim}"
                         raise ValueError(f"{embedder.name} returned {encoded.shape} for {expected}")
-                    with store.board.lock():  # commit only a lease no other worker took over meanwhile
+                    record = store.stage(claim.shard_name, keys[chunk], encoded)
+                    with store.board.lock():  # publish only a lease no other worker took over meanwhile
                         held = store.board.held(claim)
                         if held:
-                            store.commit(claim.shard_name, keys[chunk], encoded)
+                            store.publish(claim.shard_name, keys[chunk], record)
+                    if not held:
+                        store.remove(claim.shard_name)
                     self.overhead_seconds += self.clock() - start - seconds
                 self.encode_seconds += seconds
                 if not held:
