@@ -19,7 +19,7 @@ from omegaconf import OmegaConf
 from era_exp.cli import run
 from era_exp.config import compose, conf_dir
 from era_exp.pipeline.results import RESULTS_FILE
-from era_exp.report.search import build_search_report
+from era_exp.report.search import TrialRecord, best_trial, build_search_report
 from era_exp.sweep.search import SEARCH_FILE
 
 SEARCHES = sorted(path.stem for path in (conf_dir() / "hparams_search").glob("*.yaml"))
@@ -151,3 +151,13 @@ def test_a_search_that_cannot_run_or_change_anything_fails_before_its_study(
     with pytest.raises(ValueError, match=message):
         launch(monkeypatch, tmp_path / "search", "hparams_search=stage2_optuna", *TINY, *overrides)
     assert not list(tmp_path.glob("search/trial-*")) and not (tmp_path / "search" / "optuna.db").exists()
+
+
+@pytest.mark.parametrize("maximise", [True, False])
+def test_the_best_trial_of_equal_values_is_the_earliest_in_either_direction(maximise: bool) -> None:
+    """A tie keeps the earlier trial (the baseline is trial 0), maximising or minimising."""
+    best_value = 0.5 if maximise else 0.1
+    values = [best_value, 0.3, best_value, 0.3]
+    trials = [TrialRecord(n, "COMPLETE", v, {}, None, None) for n, v in enumerate(values)]
+    assert best_trial(trials, maximise=maximise).number == 0
+    assert best_trial(trials[1:], maximise=maximise).number == 2

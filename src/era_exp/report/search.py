@@ -59,6 +59,12 @@ class SearchReport:
     files: list[Path]
 
 
+def best_trial(complete: list[TrialRecord], maximise: bool) -> TrialRecord:
+    """The trial with the best value; of equal values the earliest, so a tie with the baseline keeps it."""
+    sign = 1.0 if maximise else -1.0
+    return max(complete, key=lambda t: (sign * t.value, -t.number))
+
+
 def is_search(folder: str | Path) -> bool:
     """Whether ``folder`` is the sweep folder of a hyper-parameter search."""
     return (Path(folder) / SEARCH_FILE).is_file()
@@ -88,8 +94,7 @@ def build_search_report(sweep_dir: str | Path, out_dir: str | Path | None = None
     complete = [t for t in trials if t.state == "COMPLETE"]
     if not complete:
         raise SearchReportError(f"{sweep_dir}: study {record['study_name']} has no complete trial")
-    maximise = record["directions"][0].lower() == "maximize"
-    best = (max if maximise else min)(complete, key=lambda t: (t.value, -t.number))
+    best = best_trial(complete, maximise=record["directions"][0].lower() == "maximize")
     baseline = next((t for t in complete if t.number == study.user_attrs.get("baseline_trial")), None)
     out = Path(out_dir) if out_dir is not None else sweep_dir / "report"
     metric = record["optimized_metric"]
