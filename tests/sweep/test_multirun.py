@@ -12,6 +12,7 @@ from hydra.core.global_hydra import GlobalHydra
 
 from era_exp.cli import encode, run
 from era_exp.pipeline.results import RESULTS_FILE, completed_results
+from era_exp.sweep.naming import FolderCollisionError
 from era_exp.sweep.needs import plan_encoding
 from era_exp.sweep.store import POINTS_DIR
 
@@ -134,6 +135,21 @@ def test_parallel_wandb_offline_logs_one_run_per_job(
         assert list(run_dir.glob("files/media/table/per_task_*.table.json"))
         assert all(field in record for field in (b"align_only", b"sweep", b"overall/ndcg@10"))
     assert sum(b"align/train_loss" in record for record in records) == 1
+
+
+def test_a_grid_whose_points_would_share_a_folder_fails_before_any_job(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_task: list[str]
+) -> None:
+    """Folder names leave ``data.root`` out, so sweeping it would overwrite one root's results."""
+    monkeypatch.setenv("HYDRA_FULL_ERROR", "1")
+    other_root = tmp_path / "other-data"
+    (other_root / "SciFact").mkdir(parents=True)
+    for name in ("docs.jsonl", "queries.jsonl"):
+        (other_root / "SciFact" / name).write_bytes((tmp_path / "data" / "SciFact" / name).read_bytes())
+    grid = [line for line in tiny_task if not line.startswith("data.root=")]
+    with pytest.raises(FolderCollisionError, match=r"differ only in .*data\.root=.*own hydra\.sweep\.dir"):
+        multirun(monkeypatch, tmp_path / "sweep", *grid, f"data.root={tmp_path / 'data'},{other_root}")
+    assert not list((tmp_path / "sweep").glob("*/"))
 
 
 def _missing(summary: dict) -> int:

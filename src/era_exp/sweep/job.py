@@ -22,6 +22,7 @@ from omegaconf import DictConfig
 from era_exp.logs import console
 from era_exp.pipeline.results import completed_results, run_key, run_lock
 from era_exp.pipeline.run import run
+from era_exp.sweep.naming import sweep_group
 from era_exp.sweep.store import PointStore
 from era_exp.tracking.tracker import plain_config, tracking
 
@@ -62,7 +63,7 @@ def hydra_job(cfg: DictConfig) -> dict:
     if hydra_cfg.mode != RunMode.MULTIRUN:
         return run_job(cfg, out_dir)
     sweep_dir = Path(hydra_cfg.sweep.dir)
-    return run_job(cfg, out_dir, PointStore(sweep_dir), group=sweep_dir.resolve().name)
+    return run_job(cfg, out_dir, PointStore(sweep_dir), group=sweep_group(sweep_dir))
 
 
 def _compute(cfg: DictConfig, out_dir: Path, group: str | None) -> dict:

@@ -59,7 +59,7 @@ class WandbTracker(Tracker):
         dir: str | None,
         tags: Sequence[str],
     ) -> None:
-        """Open the run; ``group`` (the entry's) wins over ``sweep_group`` (the sweep folder's name)."""
+        """Open the run; ``group`` (the entry's) wins over ``sweep_group`` (the sweep folder's path)."""
         import wandb
 
         point = point_tags(cfg)
