@@ -132,7 +132,10 @@ def test_online_an_unreachable_hub_is_a_clear_error_from_datasets_itself(tmp_pat
         "HF_DATASETS_OFFLINE": "0",
         "HF_ENDPOINT": "http://127.0.0.1:9",
     }
+    # The hub client's retry backoff (1 + 2 + 4 + 8 + 16 s) would only wait on a refused port.
     code = (
+        "import time\n"
+        "time.sleep = lambda seconds: None\n"
         "from era_exp.data.hub import load_hub_tasks\n"
         f"load_hub_tasks(['SciFact'], cache_dir={str(tmp_path)!r})\n"
     )
