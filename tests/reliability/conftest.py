@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import queue
+import shutil
 import subprocess
 import sys
 import threading
@@ -16,9 +17,20 @@ BUILTIN = ["data=builtin", "data.max_queries=40"]
 
 
 @pytest.fixture(scope="session")
-def reliability_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One embedding cache for these tests, so each text is encoded once per session."""
-    return tmp_path_factory.mktemp("reliability-cache")
+def reliability_cache(tmp_path_factory: pytest.TempPathFactory, embedding_cache: Path) -> Path:
+    """These tests' own embedding cache, which they may damage: a copy of the session's cache.
+
+    The built-in task is encoded into the session cache first (in this process, where the other
+    tests read it too), so the runs here, often child processes on one thread, start warm.
+    """
+    from era_exp.config import compose
+    from era_exp.pipeline.run import run
+
+    warm_up = compose([*BUILTIN, f"paths.cache_dir={embedding_cache}"], return_hydra_config=False)
+    run(warm_up, tmp_path_factory.mktemp("reliability-warm-up"))
+    cache = tmp_path_factory.mktemp("reliability") / "cache"
+    shutil.copytree(embedding_cache, cache)
+    return cache
 
 
 def era_run_command(*overrides: str) -> list[str]:
