@@ -31,6 +31,7 @@ GROUPS = {
     "stage2/objective": "stage2/objective",
     "stage2/trace": "stage2/trace",
     "hydra/launcher": "hydra/launcher",
+    "hydra/sweeper": "hydra/sweeper",
     "hparams_search": "hparams_search",
     "+experiment": "experiment",
 }
