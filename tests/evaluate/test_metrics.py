@@ -12,6 +12,7 @@ import pytest
 
 from era_exp.evaluate.aggregate import aggregate
 from era_exp.evaluate.metrics import EvaluationError, evaluate_run, evaluate_units
+from era_exp.report.significance import ranx_containers
 
 
 def trec_eval_ndcg_cut(qrels: dict[str, int], ranking: list[str], k: int = 10) -> float:
@@ -97,6 +98,10 @@ def test_metrics_equal_those_of_ranx_containers_ties_included(mair_lite_root: Pa
         assert means[metric] == float(np.mean(expected[metric]))
     alone, _ = evaluate_run(qrels, run, ["ndcg@10"])
     assert alone == {"ndcg@10": means["ndcg@10"]}
+    # The significance tests' containers, ids renamed to one width, give the same values too.
+    renamed_qrels, (renamed_run,) = ranx_containers(qrels, {"run": run})
+    renamed = ranx.evaluate(renamed_qrels, renamed_run, metrics, return_mean=False)
+    assert all(list(renamed[metric]) == list(expected[metric]) for metric in metrics)
 
 
 def test_metrics_on_a_hand_checked_run() -> None:

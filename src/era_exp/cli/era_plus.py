@@ -22,7 +22,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from ranx import Qrels, Run, compare
+from ranx import compare
 
 from era_exp.cli.results import Points, domain_table, names, pct, task_table
 from era_exp.config import compose
@@ -41,6 +41,7 @@ from era_exp.report.significance import (
     compare_task,
     compare_task_means,
     pooled,
+    ranx_containers,
 )
 from era_exp.stages.monitor import load_trace
 
@@ -578,8 +579,7 @@ def _validation_significance(first: dict, second: dict) -> float:
     """Paired t-test p-value on per-query validation nDCG@10 of two runs of one task set."""
     (qrels, run_a), (_, run_b) = (pooled(Path(r["_dir"]) / "validation") for r in (first, second))
     report = compare(
-        Qrels(qrels),
-        [Run(run_a, name="a"), Run(run_b, name="b")],
+        *ranx_containers(qrels, {"a": run_a, "b": run_b}),
         ["ndcg@10"],
         stat_test=STAT_TEST,
         max_p=ALPHA,
@@ -961,11 +961,10 @@ def significance(first: dict, second: dict) -> tuple[float, float, float, int]:
     (qrels_a, run_a), (qrels_b, run_b) = _pooled(first["_dir"]), _pooled(second["_dir"])
     qids = sorted(set(qrels_a) & set(qrels_b))
     report = compare(
-        Qrels({q: qrels_a[q] for q in qids}),
-        [
-            Run({q: run_a[q] for q in qids if q in run_a}, name="a"),
-            Run({q: run_b[q] for q in qids if q in run_b}, name="b"),
-        ],
+        *ranx_containers(
+            {q: qrels_a[q] for q in qids},
+            {"a": {q: run_a[q] for q in qids if q in run_a}, "b": {q: run_b[q] for q in qids if q in run_b}},
+        ),
         ["ndcg@10"],
         stat_test=STAT_TEST,
         max_p=ALPHA,

@@ -98,6 +98,30 @@ QrelsDict = dict[str, dict[str, int]]
 RunDict = dict[str, dict[str, float]]
 
 
+# ranx.Qrels and ranx.Run store document ids as NumPy strings as wide as the longest id, and numba
+# compiles their code once per width (tens of seconds each on a small machine). Renamed to one
+# width, every task's ids share one compilation, cached on disk.
+DOC_ID_WIDTH = 12
+
+
+def ranx_containers(qrels: QrelsDict, runs: dict[str, RunDict]) -> tuple[Qrels, list[Run]]:
+    """``ranx.Qrels`` of ``qrels`` and a named ``ranx.Run`` per entry of ``runs``, ids renamed.
+
+    Each distinct document id becomes its rank among all ids, zero-padded to :data:`DOC_ID_WIDTH`:
+    a bijection, and every order is kept (each query's hits in their order, the ids' sort order),
+    so every metric and test gives the values it gives on the original ids.
+    """
+    ids = {doc for labels in qrels.values() for doc in labels}
+    ids.update(doc for run in runs.values() for hits in run.values() for doc in hits)
+    renamed = {doc: f"{rank:0{DOC_ID_WIDTH}d}" for rank, doc in enumerate(sorted(ids))}
+    judged = Qrels({q: {renamed[doc]: grade for doc, grade in labels.items()} for q, labels in qrels.items()})
+    ranked = [
+        Run({q: {renamed[doc]: score for doc, score in hits.items()} for q, hits in run.items()}, name=name)
+        for name, run in runs.items()
+    ]
+    return judged, ranked
+
+
 def pooled(run_dir: Path) -> tuple[QrelsDict, RunDict]:
     """One run's qrels and run over all its units, query ids prefixed ``<unit file>::``."""
     qrels_files = sorted((run_dir / "qrels").glob("*.qrels"))
@@ -152,11 +176,11 @@ def compare_block(block: Block, alpha: float, metric: str) -> BlockComparison | 
     if not common:
         return BlockComparison(letters, 0, [])
     qids = sorted(common)
-    ranx_qrels = Qrels({q: reference[q] for q in qids})
     # make_comparable gives a query a run did not retrieve anything for an empty ranking (scores 0).
-    ranx_runs = [
-        Run({q: run[q] for q in qids if q in run}, name=method) for method, (_, run) in loaded.items()
-    ]
+    ranx_qrels, ranx_runs = ranx_containers(
+        {q: reference[q] for q in qids},
+        {method: {q: run[q] for q in qids if q in run} for method, (_, run) in loaded.items()},
+    )
     report = compare(
         ranx_qrels, ranx_runs, [metric], stat_test=STAT_TEST, max_p=alpha, make_comparable=True
     ).to_dict()
