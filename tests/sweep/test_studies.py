@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from era_exp.cli import studies
 from era_exp.cli.results import task_tag
 from era_exp.cli.studies import (
     STUDIES,
@@ -136,6 +137,24 @@ def test_losses_name_every_trained_method_of_a_block(tmp_path: Path) -> None:
     assert lines[0] == "## Where it loses"
     [line] = lines[2:]
     assert line.startswith("- minilm→minilm, era, train ratio 0.2") and "below it on no task" in line
+
+
+def test_the_encode_keeps_the_cores_and_each_parallel_run_gets_one_thread(
+    mair_lite_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A study's encode runs alone, on the threads the caller gave it; its runs share the cores."""
+    calls: list[tuple[str, str | None]] = []
+    monkeypatch.setattr(
+        studies, "_call", lambda argv, env: calls.append((argv[0], env.get("OMP_NUM_THREADS")))
+    )
+    monkeypatch.setattr(studies, "build_report", lambda sweep, out: None)
+    monkeypatch.setattr(studies, "study_page", lambda study, parts: "page")
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    study = Study("tiny", "A tiny study", "Two methods.", (Sweep("grid", ("method=zero_shot,era",)),))
+    run_study(
+        study, str(mair_lite_root), TaskSets(("TMDB",), None), tmp_path / "out", tmp_path / "docs", jobs=2
+    )
+    assert calls == [("era-encode", "2"), ("era-run", "1")]
 
 
 @pytest.mark.slow

@@ -248,7 +248,10 @@ def run_study(
     """Run every sweep of ``study`` on its task set, reusing finished points; report each part and
     write the study's page. ``pages_only`` rebuilds reports and page from the runs already there.
     Returns the page's path."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "ERA_QUIET": "1"}
+    # The encode runs alone, on the threads the caller gave it; runs get one thread each, since up
+    # to `jobs` of them share the cores.
+    encode_env = {**os.environ, "ERA_QUIET": "1"}
+    run_env = {**encode_env, "OMP_NUM_THREADS": "1"}
     parts = []
     for part in plan(study, task_sets):
         data = ["data=mair_lite", f"data.root={data_root}"]
@@ -259,12 +262,12 @@ def run_study(
         commands = [(sweep, sweep_overrides(sweep, domains)) for sweep in part.sweeps]
         for sweep, overrides in () if pages_only else commands:
             grid = [*data, *overrides]
-            _call(["era-encode", *grid], env)
+            _call(["era-encode", *grid], encode_env)
             if _is_multirun(sweep):
                 launch = ["hydra/launcher=parallel", f"hydra.launcher.n_jobs={jobs}"]
-                _call(["era-run", "-m", *grid, *launch, f"hydra.sweep.dir={part_root / sweep.name}"], env)
+                _call(["era-run", "-m", *grid, *launch, f"hydra.sweep.dir={part_root / sweep.name}"], run_env)
             else:
-                _call(["era-run", *grid, f"hydra.run.dir={part_root / sweep.name}"], env)
+                _call(["era-run", *grid, f"hydra.run.dir={part_root / sweep.name}"], run_env)
         report = build_report(part_root, docs_root / study.name / part.folder)
         parts.append(PartReport(part, data, commands, report))
     page = docs_root / study.name / "README.md"
