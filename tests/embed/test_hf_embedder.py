@@ -90,20 +90,57 @@ def test_encode_keeps_input_order_and_ignores_batching(tiny_model_dir: Path) -> 
     assert batched.encode([]).shape == (0, 32)
 
 
-def test_batches_respect_text_and_token_caps(tiny_model_dir: Path) -> None:
-    embedder = HFEmbedder("tiny", str(tiny_model_dir), batch_size=4, max_batch_tokens=100, device="cpu")
-    lengths = np.array([5, 90, 30, 30, 7, 2, 30, 60, 1, 3])
+@pytest.mark.parametrize("batching", ["uniform", "padded"])
+def test_batches_respect_text_and_token_caps(tiny_model_dir: Path, batching: str) -> None:
+    embedder = HFEmbedder(
+        "tiny", str(tiny_model_dir), batch_size=4, max_batch_tokens=100, device="cpu", batching=batching
+    )
+    lengths = np.array([5, 90, 30, 30, 7, 2, 30, 60, 1, 3, 30, 30, 30, 2])
     batches = list(embedder._batches(lengths))
     assert sorted(np.concatenate(batches).tolist()) == list(range(len(lengths)))
     for batch in batches:
         assert len(batch) <= 4
         assert len(batch) == 1 or len(batch) * lengths[batch].max() <= 100
     assert [lengths[b[0]] for b in batches] == sorted((lengths[b[0]] for b in batches), reverse=True)
+    one_length = all(len(set(lengths[batch])) == 1 for batch in batches)
+    assert one_length == (batching == "uniform"), "uniform batches never mix lengths; these padded ones do"
+    if batching == "uniform":
+        assert [len(b) for b in batches if lengths[b[0]] == 30] == [3, 3], "a length's texts fill its batches"
+
+
+def test_batching_defaults_by_device_and_uniform_has_its_own_identity(tiny_model_dir: Path) -> None:
+    from era_exp.embed.hf import resolve_batching
+
+    assert resolve_batching("auto", torch.device("cpu")) == "uniform"
+    assert resolve_batching("auto", torch.device("cuda")) == "padded"
+    with pytest.raises(ValueError, match="unknown batching 'ragged'"):
+        resolve_batching("ragged", torch.device("cpu"))
+    cpu = HFEmbedder("tiny", str(tiny_model_dir), device="cpu")
+    assert (
+        cpu.batching == "uniform"
+        and cpu.identity == HFEmbedder("tiny", str(tiny_model_dir), device="cpu", batching="uniform").identity
+    )
+    assert HFEmbedder("tiny", str(tiny_model_dir), device="cpu", batching="padded").identity != cpu.identity
+
+
+@pytest.mark.mair_lite
+def test_a_vector_depends_on_its_text_alone(minilm_embedder: HFEmbedder, mair_lite_root: Path) -> None:
+    """Encoded with any companions, or alone, a real text gets the same bits: a cache filled in any
+    order holds the same vectors, so a result never depends on what was encoded before it."""
+    texts = [*real_texts(mair_lite_root), LONG_TEXT, "short"]
+    assert minilm_embedder.batching == "uniform"
+    together = minilm_embedder.encode(texts)
+    picked = np.random.default_rng(0).permutation(len(texts))[:30]
+    np.testing.assert_array_equal(minilm_embedder.encode([texts[i] for i in picked]), together[picked])
+    alone = np.stack([minilm_embedder.encode([texts[i]])[0] for i in picked[:12]])
+    np.testing.assert_array_equal(alone, together[picked[:12]])
 
 
 @pytest.mark.parametrize("pooling", ["mean", "cls", "last"])
 def test_pooling_with_padding_matches_unpadded(tiny_model_dir: Path, pooling: str) -> None:
-    embedder = HFEmbedder("tiny", str(tiny_model_dir), pooling=pooling, batch_size=8, device="cpu")
+    embedder = HFEmbedder(
+        "tiny", str(tiny_model_dir), pooling=pooling, batch_size=8, device="cpu", batching="padded"
+    )
     texts = ["a b c d e f g h i j k l", "short one", "x", "a medium length sentence here"]
     got = embedder.encode(texts)
     model, tokenizer = embedder.model, embedder.tokenizer
@@ -292,10 +329,13 @@ def test_default_batch_budget_keeps_cpu_work_per_op_steady() -> None:
     assert default_batch_tokens(16, cuda, 1024) == 16 * 512
 
 
-def test_pipelined_cpu_encode_is_bit_identical_to_a_plain_loop(tiny_model_dir: Path) -> None:
+@pytest.mark.parametrize("batching", ["uniform", "padded"])
+def test_pipelined_cpu_encode_is_bit_identical_to_a_plain_loop(tiny_model_dir: Path, batching: str) -> None:
     """The tokenising thread and the one copy back change nothing: same batches, same bits."""
     texts = [" ".join(["word"] * n) + f" {n}" for n in (3, 40, 1, 17, 60, 2, 33, 8, 17, 5, 90, 12)]
-    embedder = HFEmbedder("tiny", str(tiny_model_dir), batch_size=3, max_batch_tokens=96, device="cpu")
+    embedder = HFEmbedder(
+        "tiny", str(tiny_model_dir), batch_size=3, max_batch_tokens=96, device="cpu", batching=batching
+    )
     want = np.empty((len(texts), embedder.dim), dtype=np.float32)
     ids, lengths = embedder.token_lengths(texts)
     with torch.inference_mode():

@@ -145,6 +145,26 @@ def resolve_cache_dtype(cache_dtype: str, device: torch.device) -> str:
     return cache_dtype
 
 
+BATCHINGS = ("uniform", "padded")
+
+
+def resolve_batching(batching: str, device: torch.device) -> str:
+    """``auto`` -> ``uniform`` on CPU, ``padded`` on CUDA.
+
+    A padded batch gives a text a vector that depends, in its last bits, on the lengths of the texts
+    beside it, so a cache filled in another order holds other bits and training downstream can turn
+    them into other scores. ``uniform`` batches hold texts of one token length: nothing is padded and
+    a vector depends on its text alone (on CPU, as a test checks, a batch's size leaves its rows' bits
+    alone). GPUs keep ``padded``: one-length batches would starve them, and their kernels depend on
+    shape anyway.
+    """
+    if batching == "auto":
+        return "padded" if device.type == "cuda" else "uniform"
+    if batching not in BATCHINGS:
+        raise ValueError(f"unknown batching {batching!r}; known: auto, {', '.join(BATCHINGS)}")
+    return batching
+
+
 def exact_prefix_chars(tokenizer: PreTrainedTokenizerBase, max_length: int) -> int | None:
     """How much of a long text to tokenise, or None when only the whole text gives exact tokens.
 
@@ -307,7 +327,8 @@ class HFEmbedder:
     tokens of one batch (default: :func:`default_batch_tokens`), so long texts come in smaller batches.
     ``cache_dtype`` is how the cache stores the vectors (see :func:`resolve_cache_dtype`);
     ``attn_implementation`` (e.g. ``sdpa``, ``flash_attention_2``) and ``compile`` (``torch.compile``)
-    are optional speed-ups on GPU, both part of the identity when set.
+    are optional speed-ups on GPU, both part of the identity when set. ``batching`` says whether a
+    batch mixes lengths (:func:`resolve_batching`); ``uniform`` is part of the identity.
     """
 
     def __init__(
@@ -325,11 +346,13 @@ class HFEmbedder:
         cache_dtype: str = "auto",
         attn_implementation: str | None = None,
         compile: bool = False,
+        batching: str = "auto",
     ) -> None:
         self.model_ref = model
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device)
         self.cache_dtype = resolve_cache_dtype(cache_dtype, self.device)
+        self.batching = resolve_batching(batching, self.device)
         self.attn_implementation = attn_implementation
         self.compile = compile
         self._path = resolve_model(model)
@@ -370,6 +393,7 @@ class HFEmbedder:
         batch_size: int = 64,
         max_batch_tokens: int | None = None,
         cache_dtype: str = "auto",
+        batching: str = "auto",
     ) -> HFEmbedder:
         """An embedder over a model already in memory (its device, dtype and attention are kept)."""
         self = cls.__new__(cls)
@@ -377,6 +401,7 @@ class HFEmbedder:
         self.model_ref = getattr(model.config, "_name_or_path", "") or name
         self.device, self.dtype = first.device, first.dtype
         self.cache_dtype = resolve_cache_dtype(cache_dtype, self.device)
+        self.batching = resolve_batching(batching, self.device)
         self.attn_implementation, self.compile = None, False
         self._path = None
         self._model = model.eval().requires_grad_(False)
@@ -437,6 +462,9 @@ class HFEmbedder:
         # Set only when they differ from the defaults, so float32 caches made before keep their names.
         if self.cache_dtype != "float32":
             settings["cache_dtype"] = self.cache_dtype
+        # Padded caches keep their names; uniform batches give other bits, so another identity.
+        if self.batching != "padded":
+            settings["batching"] = self.batching
         if self.attn_implementation:
             settings["attn_implementation"] = self.attn_implementation
         if self.compile:
@@ -550,12 +578,17 @@ class HFEmbedder:
         return ids, np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
 
     def _batches(self, lengths: np.ndarray) -> Iterator[np.ndarray]:
-        """Indices grouped longest first; a batch holds <= batch_size texts and <= max_batch_tokens padded."""
+        """Indices grouped longest first; a batch holds <= batch_size texts and <= max_batch_tokens
+        padded, and under ``uniform`` batching texts of one length only."""
         order = np.argsort(-lengths, kind="stable")
+        descending = -lengths[order]  # ascending, for searchsorted
         start = 0
         while start < len(order):
             longest = int(lengths[order[start]])
             size = max(1, min(self.batch_size, self.max_batch_tokens // max(longest, 1)))
+            if self.batching == "uniform":
+                same_length_end = int(np.searchsorted(descending, -longest, side="right"))
+                size = min(size, same_length_end - start)
             yield order[start : start + size]
             start += size
 
