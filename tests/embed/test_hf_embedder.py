@@ -6,6 +6,7 @@ import json
 import random
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,8 @@ from era_exp.data.schema import Query
 from era_exp.embed.hf import (
     HFEmbedder,
     declared_shape,
+    resolve_batching,
+    resolve_cache_dtype,
     resolve_device,
     resolve_dtype,
     truncation_length,
@@ -106,21 +109,6 @@ def test_batches_respect_text_and_token_caps(tiny_model_dir: Path, batching: str
     assert one_length == (batching == "uniform"), "uniform batches never mix lengths; these padded ones do"
     if batching == "uniform":
         assert [len(b) for b in batches if lengths[b[0]] == 30] == [3, 3], "a length's texts fill its batches"
-
-
-def test_batching_defaults_by_device_and_uniform_has_its_own_identity(tiny_model_dir: Path) -> None:
-    from era_exp.embed.hf import resolve_batching
-
-    assert resolve_batching("auto", torch.device("cpu")) == "uniform"
-    assert resolve_batching("auto", torch.device("cuda")) == "padded"
-    with pytest.raises(ValueError, match="unknown batching 'ragged'"):
-        resolve_batching("ragged", torch.device("cpu"))
-    cpu = HFEmbedder("tiny", str(tiny_model_dir), device="cpu")
-    assert (
-        cpu.batching == "uniform"
-        and cpu.identity == HFEmbedder("tiny", str(tiny_model_dir), device="cpu", batching="uniform").identity
-    )
-    assert HFEmbedder("tiny", str(tiny_model_dir), device="cpu", batching="padded").identity != cpu.identity
 
 
 @pytest.mark.mair_lite
@@ -371,17 +359,30 @@ def test_background_iteration_passes_errors_and_stops_early() -> None:
     endless.close()  # joins the thread instead of running on
 
 
-def test_cache_dtype_defaults_and_identity(tiny_model_dir: Path) -> None:
-    from era_exp.embed.hf import resolve_cache_dtype
-
-    assert resolve_cache_dtype("auto", torch.device("cpu")) == "float32"
-    assert resolve_cache_dtype("auto", torch.device("cuda")) == "float16"
-    with pytest.raises(ValueError, match="cache_dtype"):
-        resolve_cache_dtype("int8", torch.device("cpu"))
+@pytest.mark.parametrize(
+    ("setting", "resolve", "on_cpu", "on_cuda"),
+    [
+        ("cache_dtype", resolve_cache_dtype, "float32", "float16"),
+        ("batching", resolve_batching, "uniform", "padded"),
+    ],
+)
+def test_device_defaults_and_identity(
+    tiny_model_dir: Path, setting: str, resolve: Callable[[str, torch.device], str], on_cpu: str, on_cuda: str
+) -> None:
+    """``auto`` resolves by device; the CPU default names the same cache as spelling it out, and the
+    GPU default, which gives other bits, another one."""
+    assert resolve("auto", torch.device("cpu")) == on_cpu
+    assert resolve("auto", torch.device("cuda")) == on_cuda
+    with pytest.raises(ValueError, match=f"unknown {setting} 'bogus'"):
+        resolve("bogus", torch.device("cpu"))
     plain = HFEmbedder("tiny", str(tiny_model_dir), device="cpu")
-    full = HFEmbedder("tiny", str(tiny_model_dir), device="cpu", cache_dtype="float32")
-    half = HFEmbedder("tiny", str(tiny_model_dir), device="cpu", cache_dtype="float16")
-    assert plain.cache_dtype == "float32" and plain.identity == full.identity != half.identity
+    spelt = HFEmbedder("tiny", str(tiny_model_dir), device="cpu", **{setting: on_cpu})
+    other = HFEmbedder("tiny", str(tiny_model_dir), device="cpu", **{setting: on_cuda})
+    assert getattr(plain, setting) == on_cpu and plain.identity == spelt.identity != other.identity
+
+
+def test_an_embedder_moves_to_another_device_of_its_kind_only(tiny_model_dir: Path) -> None:
+    plain = HFEmbedder("tiny", str(tiny_model_dir), device="cpu")
     moved = plain.on_device("cpu")
     assert moved.identity == plain.identity and moved._model is None
     with pytest.raises(ValueError, match="cannot move"):
