@@ -57,9 +57,10 @@ era-plus:  ## docs/results/era-plus.md: era_plus's ideas (validation), then era_
 		$(if $(MAIR_LITE_TASKS),--tasks $(MAIR_LITE_TASKS)) $(if $(MPNET_INDEX_TASKS),--mpnet-index-tasks $(MPNET_INDEX_TASKS)) \
 		--jobs $(ERA_PLUS_JOBS)
 
-# The sweep grid. The ratio varies slowest, so grid points sharing a run key (zero_shot and
-# align_only at every ratio) are far apart in launch order: the first computes while parallel
-# jobs do other points, and its twins reuse the result instead of waiting for it.
+# The sweep grid. The ratio varies slowest, so most grid points sharing a run key (align_only at
+# every ratio, zero_shot at every ratio) are far apart in launch order: the first computes while
+# parallel jobs do other points, and its twins reuse the result instead of waiting for it. zero_shot's
+# two pairs (one key: the query model is unused) are neighbours, so one of them waits seconds for the other.
 SWEEP_GRID := train_ratio=0.05,0.1,0.2,0.4 method=zero_shot,align_only,label_only,era \
 	pair=mpnet_to_minilm,minilm_to_minilm
 # Extra overrides for every grid point (none: the paper's settings).

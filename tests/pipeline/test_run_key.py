@@ -10,7 +10,10 @@ import pytest
 
 from era_exp.config import compose
 from era_exp.data.fingerprint import FileDigests
+from era_exp.embed.hf import resolve_device
 from era_exp.pipeline.results import run_key
+from era_exp.pipeline.run import run
+from helpers.config import TINY_BUILTIN
 
 
 def _local_key(root: Path, cache: Path, *overrides: str) -> str:
@@ -105,14 +108,65 @@ def test_location_keys_never_enter_the_key(tmp_path: Path, method: str) -> None:
     assert len(keys) == 1, "the cache folder (digests included) is not part of the run"
 
 
-def test_keys_added_later_change_the_run_key_only_when_set_away_from_their_default() -> None:
-    """adapter.inputs, stage2.monitor and stage2.balance came after runs were recorded: at their
-    defaults those runs keep their keys; any other value is another run."""
+def _builtin_key(*overrides: str) -> str:
+    return run_key(compose(["data=builtin", *overrides], return_hydra_config=False))
 
-    def key(*overrides: str) -> str:
-        return run_key(compose(["data=builtin", "method=era", *overrides], return_hydra_config=False))
 
-    assert key() == key("adapter.inputs=query", "stage2.monitor=val_loss", "stage2.balance=none")
-    assert key("stage2.monitor=val_ndcg@10") != key()
-    assert key("stage2.balance=task") != key()
-    assert key("adapter=doc_residual") != key("adapter=doc_residual", "adapter.inputs=query")
+# Per method: overrides of groups it never reads (same key) and of groups it reads (another key).
+UNREAD_AND_READ = {
+    "zero_shot": (
+        ("pair=mpnet_to_minilm", "adapter=residual_mlp", "stage1.lr=0.5", "stage2.lr=0.5", "miner=random"),
+        ("embedder@doc_embedder=mpnet", "doc_embedder.query_template=e5", "seed=1"),
+    ),
+    "align_only": (
+        ("stage2.lr=0.5", "miner=random", "stage2.balance=task"),
+        ("stage1.lr=0.5", "adapter=residual_mlp", "pair=mpnet_to_minilm"),
+    ),
+    "label_only": (
+        ("stage1.lr=0.5", "stage1.samples_per_task=10"),
+        ("stage2.lr=0.5", "miner=random", "pair=mpnet_to_minilm"),
+    ),
+    "era": ((), ("stage1.lr=0.5", "stage2.lr=0.5", "miner=random", "adapter=residual_mlp")),
+}
+
+
+@pytest.mark.parametrize("method", list(UNREAD_AND_READ))
+def test_a_run_key_holds_what_the_method_reads_and_nothing_else(method: str) -> None:
+    unread, read = UNREAD_AND_READ[method]
+    key = _builtin_key(f"method={method}")
+    for override in unread:
+        assert _builtin_key(f"method={method}", override) == key, f"{method} does not read {override}"
+    for override in read:
+        assert _builtin_key(f"method={method}", override) != key, f"{method} reads {override}"
+
+
+def test_embedders_enter_the_key_by_what_their_vectors_depend_on() -> None:
+    key = _builtin_key("method=era")
+    assert _builtin_key("method=era", "doc_embedder.batch_size=8", "query_embedder.batch_size=8") == key
+    here = resolve_device("auto").type
+    assert _builtin_key("method=era", f"doc_embedder.device={here}") == key, "auto names this device"
+    changes = ("doc_embedder.batching=padded", "query_embedder.max_length=128", "doc_embedder.pooling=cls")
+    if here != "cpu":
+        changes = changes[1:]  # padded is already the default off CPU
+    for changed in changes:
+        assert _builtin_key("method=era", changed) != key, changed
+
+
+@pytest.mark.parametrize(
+    ("method", "unread"),
+    [
+        ("zero_shot", ("pair=mpnet_to_minilm", "stage2.lr=0.5")),
+        ("align_only", ("stage2.lr=0.5", "miner=random")),
+        ("label_only", ("stage1.lr=0.5", "stage1.epochs=1")),
+    ],
+)
+def test_runs_sharing_a_key_compute_the_same_numbers(
+    run_config, tmp_path: Path, method: str, unread: tuple[str, ...]
+) -> None:
+    """What a key leaves out is unread: both runs computed in full give the same per-query scores."""
+    base = (*TINY_BUILTIN, f"method={method}", "reuse_stage1=false")
+    first, second = run_config(*base), run_config(*base, *unread)
+    assert run_key(first) == run_key(second)
+    a, b = run(first, tmp_path / "a"), run(second, tmp_path / "b")
+    assert a["per_unit"] == b["per_unit"] and a["overall"] == b["overall"]
+    assert a["validation"] == b["validation"]

@@ -64,6 +64,18 @@ class MethodStages:
         """Whether the train ratio changes nothing in the run."""
         return not self.reads_labels
 
+    @property
+    def unread_groups(self) -> tuple[str, ...]:
+        """Config groups no stage of the method reads, so they change nothing in its runs.
+
+        Without a stage the document model scores its own queries: the query embedder and the
+        adapter are unused. Only Stage 1 reads ``stage1``; only Stage 2 reads ``stage2``, the miner
+        and ``method.teacher``.
+        """
+        unread = () if self.trains else ("query_embedder", "adapter")
+        unread += () if self.alignment else ("stage1",)
+        return unread + (() if self.adaptation else ("stage2", "miner", "method.teacher"))
+
 
 @dataclass(frozen=True)
 class TaskPlan:

@@ -46,14 +46,6 @@ _NOT_IDENTITY = {"paths", "logger", "hydra", "skip_completed", "sweep", "threads
 _DATA_LOCATION = {"root", "queries", "docs", "queries_revision", "docs_revision", "cache_dir"}
 # Data keys that say how much of the data is held in memory at once, which changes no number.
 _DATA_MEMORY = {"resident_mib"}
-# Keys added after runs were recorded, left out of the identity while they hold the value every
-# earlier run had, so those runs keep their keys (and complete results are still reused).
-_ADDED_WITH_DEFAULT = {
-    ("adapter", "inputs"): "query",
-    ("stage2", "monitor"): "val_loss",
-    ("stage2", "trace"): "None",
-    ("stage2", "balance"): "none",
-}
 # File digests of the data, kept beside the embedding cache so each data file is read once.
 DIGEST_CACHE = "data-digests.json"
 
@@ -64,20 +56,50 @@ def data_fingerprint(cfg: DictConfig) -> str:
 
 
 def run_key(cfg: DictConfig) -> str:
-    """Hash of everything that determines a run's numbers (not its output folder, logger or data paths)."""
+    """Hash of everything that determines a run's numbers, and nothing else.
+
+    The config groups the method reads (:attr:`MethodStages.unread_groups` are left out), the data by
+    content (not its paths), each embedder by what its vectors depend on (:func:`embedder_identity`,
+    not its config entry) and, for a trained adapter, the device it trains on. Not the output folder,
+    logger, threads or data paths. So a method without Stage 2 has one key at every train ratio, and
+    zero-shot one key for every query model.
+    """
     container = OmegaConf.to_container(cfg, resolve=False)
     identity = {k: v for k, v in container.items() if k not in _NOT_IDENTITY}
     identity["data"] = {k: v for k, v in identity["data"].items() if k not in _DATA_LOCATION | _DATA_MEMORY}
     identity["data_fingerprint"] = data_fingerprint(cfg)
     # Which computed metric a search optimises changes no number.
     identity["eval"] = {k: v for k, v in identity["eval"].items() if k != "optimized_metric"}
-    for (group, key), default in _ADDED_WITH_DEFAULT.items():
-        node = identity.get(group)
-        if isinstance(node, dict) and str(node.get(key)) == default:
+    stages = MethodStages.of(cfg.method)
+    for name in stages.unread_groups:
+        group, _, key = name.partition(".")
+        if not key:
+            identity.pop(group, None)
+        elif isinstance(node := identity.get(group), dict):
             identity[group] = {k: v for k, v in node.items() if k != key}
-    if MethodStages.of(cfg.method).ratio_free:
+    for side in ("query_embedder", "doc_embedder"):
+        if side in identity:
+            identity[side] = embedder_identity(cfg[side])
+    if stages.ratio_free:
         identity["train_ratio"] = None
+    if stages.trains:
+        from era_exp.stages.alignment_store import device_label
+        from era_exp.stages.trainer import stage_device
+
+        identity["stage_device"] = device_label(stage_device())
     return hashlib.sha1(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def embedder_identity(node: DictConfig) -> dict[str, str]:
+    """What of an embedder entry reaches a run's numbers: its cache identity and its query template.
+
+    The cache identity names everything a text's vector depends on (weights, pooling, truncation,
+    dtypes, batching as resolved on this machine), so a changed model is another run and settings
+    that change no cached vector (batch size, the cap on a batch's tokens) are not. Building the
+    embedder reads the model's files, not its weights into memory.
+    """
+    embedder = instantiate(node)
+    return {"identity": embedder.identity, "query_template": embedder.query_template}
 
 
 def completed_results(out_dir: Path, key: str) -> dict | None:

@@ -75,8 +75,13 @@ def _compute(cfg: DictConfig, out_dir: Path, group: str | None) -> dict:
 
 
 def restate(results: dict, cfg: DictConfig) -> dict:
-    """A twin's results as this point's own: its config, and its train ratio where one is recorded."""
-    run_info = dict(results["run"])
+    """A twin's results as this point's own: its config, its embedders' names (zero-shot shares a
+    key across query models) and its train ratio where one is recorded."""
+    run_info = {
+        **results["run"],
+        "query_embedder": cfg.query_embedder.name,
+        "doc_embedder": cfg.doc_embedder.name,
+    }
     if run_info.get("train_ratio") is not None:
         run_info["train_ratio"] = cfg.train_ratio
     return {**results, "config": plain_config(cfg), "run": run_info}
