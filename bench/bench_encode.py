@@ -3,12 +3,14 @@
 Both sides embed the same real mair-lite texts (documents and instructed queries from a few tasks)
 with the same model, truncation and batch size, on CPU. Runs are interleaved slice by slice, so load
 from other processes hits both sides alike; the figure per side is its total over all slices.
-Embeddings are checked to agree (minimum cosine). A cold ``get_or_encode`` (empty cache) is compared
-with a warm one (a fresh cache object over the same folder, so opening and verifying shards counts),
-with the time spent leasing and committing chunks (the price of committing every 256 texts or
-30 s) against the time inside the model. The same vectors stored as float16 are compared in bytes
-and values with float32. Multi-process figures: 1 and 2 worker processes (sharing the cores
-equally) fill one cold cache with MiniLM, splitting the texts through the cache's leases.
+Embeddings are checked to agree (minimum cosine). era-exp runs with the device's default batching
+(on CPU, widths set by each text's own length) and, where that is not padding, padded as well. A cold
+``get_or_encode`` (empty cache) is compared with a warm one (a fresh cache object over the same
+folder, so opening and verifying shards counts), with the time spent leasing and committing chunks
+(the price of committing every 256 texts or 30 s) against the time inside the model. The same
+vectors stored as float16 are compared in bytes and values with float32. Multi-process figures: 1
+and 2 worker processes (sharing the cores equally) fill one cold cache with MiniLM, splitting the
+texts through the cache's leases.
 
     HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 .venv/bin/python bench/bench_encode.py
 """
@@ -66,39 +68,48 @@ def load_texts(root: Path, n_docs: int, n_queries: int, seed: int = 0) -> list[s
 
 
 def compare(name: str, model: str, texts: list[str], args: argparse.Namespace) -> dict:
-    """Interleaved timing of both encoders on ``texts``; returns the figures for one model."""
+    """Interleaved timing of both encoders on ``texts``; returns the figures for one model.
+
+    era-exp runs with the device's default batching and, where that is not padding, padded too, so
+    the figures show what batches whose vectors depend on each text alone cost.
+    """
     batch_size = args.batch_size
-    ours = HFEmbedder(
-        name,
-        model,
+    settings = dict(
         max_length=args.max_length,
         batch_size=batch_size,
         device=args.device,
         dtype=args.dtype,
         max_batch_tokens=args.max_batch_tokens,
     )
+    ours = HFEmbedder(name, model, **settings)
+    encoders = {"era_exp": ours}
+    if ours.batching != "padded":
+        encoders["era_exp_padded"] = HFEmbedder(name, model, batching="padded", **settings)
     st = SentenceTransformer(resolve_model(model), device=args.device, model_kwargs={"dtype": ours.dtype})
     st.max_seq_length = ours.max_length
     warm = texts[: 2 * batch_size]
-    ours.encode(warm, show_progress=False)
     st.encode(warm, batch_size=batch_size)
+    for encoder in encoders.values():
+        encoder.encode(warm, show_progress=False)
     _, lengths = ours.token_lengths(texts)
-    times = {"sentence_transformers": 0.0, "era_exp": 0.0}
-    outputs: dict[str, list[np.ndarray]] = {"sentence_transformers": [], "era_exp": []}
     runs = {
         "sentence_transformers": lambda part: st.encode(
             part, batch_size=batch_size, normalize_embeddings=True
         ),
-        "era_exp": lambda part: ours.encode(part, show_progress=False),
+        **{
+            side: (lambda part, e=encoder: e.encode(part, show_progress=False))
+            for side, encoder in encoders.items()
+        },
     }
+    times = dict.fromkeys(runs, 0.0)
+    outputs: dict[str, list[np.ndarray]] = {side: [] for side in runs}
     for i, part in enumerate(np.array_split(np.arange(len(texts)), args.slices)):
         chunk = [texts[j] for j in part]
         for side in list(runs)[:: 1 if i % 2 == 0 else -1]:
             start = time.perf_counter()
             outputs[side].append(np.asarray(runs[side](chunk), dtype=np.float32))
             times[side] += time.perf_counter() - start
-    a, b = (np.concatenate(outputs[side]) for side in runs)
-    cosine = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+    vectors = {side: np.concatenate(chunks) for side, chunks in outputs.items()}
     tokens = int(lengths.sum())
     result = {
         "texts": len(texts),
@@ -107,11 +118,14 @@ def compare(name: str, model: str, texts: list[str], args: argparse.Namespace) -
         "max_length": ours.max_length,
         "batch_size": batch_size,
         "max_batch_tokens": ours.max_batch_tokens,
+        "batching": ours.batching,
         "device": str(ours.device),
         "dtype": str(ours.dtype).removeprefix("torch."),
-        "min_cosine": float(cosine.min()),
+        "min_cosine": float(cosines(vectors["era_exp"], vectors["sentence_transformers"]).min()),
         "speedup": round(times["sentence_transformers"] / times["era_exp"], 3),
     }
+    if "era_exp_padded" in times:
+        result["padded_speedup"] = round(times["sentence_transformers"] / times["era_exp_padded"], 3)
     for side, seconds in times.items():
         result[side] = {
             "seconds": round(seconds, 2),
@@ -119,6 +133,41 @@ def compare(name: str, model: str, texts: list[str], args: argparse.Namespace) -
             "tokens_per_s": round(tokens / seconds, 1),
         }
     return result
+
+
+def chunk_batching(model: str, texts: list[str], args: argparse.Namespace, repeats: int = 2) -> dict:
+    """Seconds per batching for a cold cache to encode ``texts``, as a run's cache fills do.
+
+    The cache encodes chunk by chunk (longest texts first, 256 texts or 65,536 characters a chunk), and
+    a batch never spans two chunks: this is the figure that shows what one token length per batch
+    (``bucket_tokens=1``) costs against width buckets and padding. Fills alternate in order across
+    ``repeats``, each into an empty cache, and each batching's figure is its total.
+    """
+    settings = dict(
+        max_length=args.max_length, batch_size=args.batch_size, device=args.device, dtype=args.dtype
+    )
+    encoders = {
+        "padded": HFEmbedder("minilm", model, batching="padded", **settings),
+        "uniform, bucket_tokens=1": HFEmbedder(
+            "minilm", model, batching="uniform", bucket_tokens=1, **settings
+        ),
+        "uniform (default)": HFEmbedder("minilm", model, batching="uniform", **settings),
+    }
+    for encoder in encoders.values():
+        encoder.encode(texts[: 2 * args.batch_size], show_progress=False)
+    seconds = dict.fromkeys(encoders, 0.0)
+    for repeat in range(repeats):
+        for name in list(encoders)[:: 1 if repeat % 2 == 0 else -1]:
+            with tempfile.TemporaryDirectory() as root:
+                began = time.perf_counter()
+                EmbeddingCache(root).fill(encoders[name], texts)
+                seconds[name] += time.perf_counter() - began
+    return {
+        "texts": len(texts),
+        "repeats": repeats,
+        "bucket_tokens": encoders["uniform (default)"].bucket_tokens,
+        "seconds": {name: round(value, 2) for name, value in seconds.items()},
+    }
 
 
 def cache_cost(model: str, texts: list[str], args: argparse.Namespace) -> dict:
@@ -246,10 +295,11 @@ def table(results: dict) -> str:
     ]
     for name, r in results["models"].items():
         st, ours = r["sentence_transformers"], r["era_exp"]
+        padded = f", padded {r['era_exp_padded']['texts_per_s']}" if "era_exp_padded" in r else ""
         lines.append(
             f"| {name} | {r['device']}, {r['dtype']} | {r['texts']} | {r['tokens']} "
             f"| {st['texts_per_s']} ({st['tokens_per_s']:.0f}) "
-            f"| {ours['texts_per_s']} ({ours['tokens_per_s']:.0f}) "
+            f"| {ours['texts_per_s']} ({ours['tokens_per_s']:.0f}, {r['batching']}{padded}) "
             f"| {r['speedup']:.2f}x | {r['min_cosine']:.6f} |"
         )
     if cache := results.get("cache"):
@@ -282,6 +332,9 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=400, help="queries for MiniLM")
     parser.add_argument("--mpnet-docs", type=int, default=200)
     parser.add_argument("--mpnet-queries", type=int, default=50)
+    parser.add_argument(
+        "--chunk-texts", type=int, default=1024, help="texts for the per-chunk batching figures"
+    )
     parser.add_argument("--cache-texts", type=int, default=500)
     parser.add_argument("--mp-texts", type=int, default=300, help="texts for the multi-process figures")
     parser.add_argument("--processes", default="1,2", help="worker process counts to compare")
@@ -318,6 +371,10 @@ def main() -> None:
             texts = load_texts(args.data, args.mpnet_docs, args.mpnet_queries, seed=1)
         results["models"][name] = compare(name, getattr(args, name), texts, args)
         print(f"{name}: {json.dumps(results['models'][name])}", flush=True)
+    if args.chunk_texts:
+        texts = load_texts(args.data, args.chunk_texts * 4 // 5, args.chunk_texts // 5, seed=4)
+        results["chunks"] = chunk_batching(args.minilm, texts, args)
+        print(f"chunks: {json.dumps(results['chunks'])}", flush=True)
     if args.cache_texts:
         texts = load_texts(args.data, args.cache_texts * 4 // 5, args.cache_texts // 5, seed=2)
         results["cache"] = cache_cost(args.minilm, texts, args)

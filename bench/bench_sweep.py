@@ -22,7 +22,8 @@ import time
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
-# Ratio slowest, as in `make sweep`, so twins sharing a run key are not launched side by side.
+# Ratio slowest, as in `make sweep`, so most twins sharing a run key are not launched side by side
+# (zero_shot's two pairs, one key, are).
 GRID = [
     "train_ratio=0.05,0.1,0.2,0.4",
     "method=zero_shot,align_only,label_only,era",

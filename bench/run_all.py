@@ -45,17 +45,28 @@ def _load(name: str):
 
 
 def _encode_table(results: dict) -> list[str]:
+    """One row per model; a padded column where era-exp's default batching was not padding."""
+    padded = any("era_exp_padded" in row for row in results["models"].values())
+    padded_header = " era-exp padded texts/s | padded speedup |" if padded else ""
     lines = [
-        "| model | device, dtype | texts | tokens | sentence-transformers texts/s | era-exp texts/s "
-        "| speedup | min cosine |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| model | device, dtype | batching | texts | tokens | sentence-transformers texts/s "
+        "| era-exp texts/s | speedup |" + padded_header + " min cosine |",
+        "|---|---|---|---:|---:|---:|---:|---:|" + ("---:|---:|" if padded else "") + "---:|",
     ]
     for name, row in results["models"].items():
-        lines.append(
-            f"| {name} | {row['device']}, {row['dtype']} | {row['texts']} | {row['tokens']} "
-            f"| {row['sentence_transformers']['texts_per_s']} | {row['era_exp']['texts_per_s']} "
-            f"| {row['speedup']:.2f}× | {row['min_cosine']:.6f} |"
-        )
+        cells = [
+            name,
+            f"{row['device']}, {row['dtype']}",
+            row.get("batching", "padded"),
+            row["texts"],
+            row["tokens"],
+            row["sentence_transformers"]["texts_per_s"],
+            row["era_exp"]["texts_per_s"],
+            f"{row['speedup']:.2f}×",
+        ]
+        if padded:
+            cells += [row["era_exp_padded"]["texts_per_s"], f"{row['padded_speedup']:.2f}×"]
+        lines.append("| " + " | ".join(map(str, cells)) + f" | {row['min_cosine']:.6f} |")
     return lines
 
 
@@ -78,6 +89,8 @@ def encode_section(data: dict | None, idle: dict | None) -> list[str]:
             f"{earlier['load_average_1min_start']}–{earlier['load_average_1min_end']} while measured), kept "
             "when only the cache and multi-process figures below were rerun (`--models ''`).",
         ]
+    if chunks := results.get("chunks"):
+        lines += ["", *_chunk_lines(chunks)]
     if cache := results.get("cache"):
         lines += [
             "",
@@ -93,6 +106,23 @@ def encode_section(data: dict | None, idle: dict | None) -> list[str]:
             if key in idle:
                 lines += [f"`{key}`:", "", *_encode_table(idle[key]), ""]
     return lines
+
+
+def _chunk_lines(chunks: dict) -> list[str]:
+    """Cold cache fills under each batching: what a run's encode pays."""
+    seconds = chunks["seconds"]
+    padded = seconds["padded"]
+    return [
+        f"A cold cache filling {chunks['texts']} mair-lite texts (MiniLM), as a run encodes: chunk by "
+        "chunk, so no batch spans two chunks; the batchings alternate, each into an empty cache, "
+        f"{chunks['repeats']} fills each (seconds in all). `uniform` pads each text to its length rounded "
+        f"up to a multiple of `bucket_tokens` ({chunks['bucket_tokens']} by default), so its vector "
+        "depends on the text alone; `bucket_tokens=1` is one token length per batch.",
+        "",
+        "| batching | seconds | vs padded |",
+        "|---|---:|---:|",
+        *(f"| {name} | {value} | {value / padded:.2f}× |" for name, value in seconds.items()),
+    ]
 
 
 def _commit_lines(cache: dict) -> list[str]:

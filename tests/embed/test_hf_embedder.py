@@ -7,6 +7,7 @@ import random
 import re
 import shutil
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from era_exp.data.schema import Query
 from era_exp.embed.hf import (
     HFEmbedder,
     declared_shape,
+    padded_widths,
     resolve_batching,
     resolve_cache_dtype,
     resolve_device,
@@ -93,22 +95,47 @@ def test_encode_keeps_input_order_and_ignores_batching(tiny_model_dir: Path) -> 
     assert batched.encode([]).shape == (0, 32)
 
 
-@pytest.mark.parametrize("batching", ["uniform", "padded"])
-def test_batches_respect_text_and_token_caps(tiny_model_dir: Path, batching: str) -> None:
+@pytest.mark.parametrize(("batching", "bucket_tokens"), [("uniform", 1), ("uniform", 16), ("padded", 16)])
+def test_batches_respect_text_and_token_caps(tiny_model_dir: Path, batching: str, bucket_tokens: int) -> None:
     embedder = HFEmbedder(
-        "tiny", str(tiny_model_dir), batch_size=4, max_batch_tokens=100, device="cpu", batching=batching
+        "tiny",
+        str(tiny_model_dir),
+        batch_size=4,
+        max_batch_tokens=100,
+        max_length=64,
+        device="cpu",
+        batching=batching,
+        bucket_tokens=bucket_tokens,
     )
-    lengths = np.array([5, 90, 30, 30, 7, 2, 30, 60, 1, 3, 30, 30, 30, 2])
+    lengths = np.array([5, 64, 30, 30, 7, 2, 30, 60, 1, 3, 30, 30, 30, 2, 32, 17, 32])
     batches = list(embedder._batches(lengths))
-    assert sorted(np.concatenate(batches).tolist()) == list(range(len(lengths)))
-    for batch in batches:
-        assert len(batch) <= 4
-        assert len(batch) == 1 or len(batch) * lengths[batch].max() <= 100
-    assert [lengths[b[0]] for b in batches] == sorted((lengths[b[0]] for b in batches), reverse=True)
-    one_length = all(len(set(lengths[batch])) == 1 for batch in batches)
-    assert one_length == (batching == "uniform"), "uniform batches never mix lengths; these padded ones do"
-    if batching == "uniform":
-        assert [len(b) for b in batches if lengths[b[0]] == 30] == [3, 3], "a length's texts fill its batches"
+    assert sorted(np.concatenate([b for b, _ in batches]).tolist()) == list(range(len(lengths)))
+    for batch, width in batches:
+        assert len(batch) <= 4 and lengths[batch].max() <= width
+        assert len(batch) == 1 or len(batch) * width <= 100
+    assert [w for _, w in batches] == sorted((w for _, w in batches), reverse=True)
+    if batching == "padded":
+        assert all(w == lengths[b].max() for b, w in batches), "padded to the batch's longest text"
+        assert not all(len(set(lengths[b])) == 1 for b, _ in batches), "padded batches mix lengths"
+        return
+    widths, full = padded_widths(lengths, bucket_tokens, embedder.max_length)
+    for batch, width in batches:
+        assert set(widths[batch]) == {width}, "a text's width follows from its own length"
+        assert len(set(full[batch])) == 1, "texts that fill their width never share a batch with padded ones"
+    if bucket_tokens == 1:
+        assert all(len(set(lengths[b])) == 1 for b, _ in batches), "one token length per batch"
+        assert [len(b) for b, w in batches if w == 30] == [3, 3], "a length's texts fill its batches"
+    else:
+        assert widths.tolist() == [16, 64, 32, 32, 16, 16, 32, 64, 16, 16, 32, 32, 32, 16, 32, 32, 32]
+        assert sorted(len(b) for b, w in batches if w == 32) == [1, 2, 3, 3], "17, 30s padded; 32s full"
+
+
+def test_padded_widths_round_up_to_the_bucket_within_max_length() -> None:
+    lengths = np.array([1, 15, 16, 17, 250, 255, 256])
+    widths, full = padded_widths(lengths, 16, 256)
+    assert widths.tolist() == [16, 16, 16, 32, 256, 256, 256]
+    assert full.tolist() == [False, False, True, False, False, False, True]
+    assert padded_widths(lengths, 1, 256)[0].tolist() == lengths.tolist()
 
 
 @pytest.mark.mair_lite
@@ -116,7 +143,7 @@ def test_a_vector_depends_on_its_text_alone(minilm_embedder: HFEmbedder, mair_li
     """Encoded with any companions, or alone, a real text gets the same bits: a cache filled in any
     order holds the same vectors, so a result never depends on what was encoded before it."""
     texts = [*real_texts(mair_lite_root), LONG_TEXT, "short"]
-    assert minilm_embedder.batching == "uniform"
+    assert minilm_embedder.batching == "uniform" and minilm_embedder.bucket_tokens == 16
     together = minilm_embedder.encode(texts)
     picked = np.random.default_rng(0).permutation(len(texts))[:30]
     np.testing.assert_array_equal(minilm_embedder.encode([texts[i] for i in picked]), together[picked])
@@ -327,8 +354,8 @@ def test_pipelined_cpu_encode_is_bit_identical_to_a_plain_loop(tiny_model_dir: P
     want = np.empty((len(texts), embedder.dim), dtype=np.float32)
     ids, lengths = embedder.token_lengths(texts)
     with torch.inference_mode():
-        for batch in embedder._batches(lengths):
-            input_ids, mask = embedder._pad([ids[i] for i in batch])
+        for batch, width in embedder._batches(lengths):
+            input_ids, mask = embedder._pad([ids[i] for i in batch], width)
             hidden = embedder.model(input_ids=input_ids, attention_mask=mask).last_hidden_state
             want[batch] = torch.nn.functional.normalize(embedder._pool(hidden, mask), dim=1).numpy()
     np.testing.assert_array_equal(embedder.encode(texts), want)
@@ -379,6 +406,16 @@ def test_device_defaults_and_identity(
     spelt = HFEmbedder("tiny", str(tiny_model_dir), device="cpu", **{setting: on_cpu})
     other = HFEmbedder("tiny", str(tiny_model_dir), device="cpu", **{setting: on_cuda})
     assert getattr(plain, setting) == on_cpu and plain.identity == spelt.identity != other.identity
+
+
+def test_the_bucket_width_is_part_of_a_uniform_cache_identity(tiny_model_dir: Path) -> None:
+    """Other widths pad texts differently, so other bits: each width names its own cache; padded
+    batches, which do not bucket, keep one identity whatever the width."""
+    build = partial(HFEmbedder, "tiny", str(tiny_model_dir), device="cpu")
+    assert len({build(bucket_tokens=b).identity for b in (1, 8, 16)}) == 3
+    assert build(batching="padded", bucket_tokens=8).identity == build(batching="padded").identity
+    with pytest.raises(ValueError, match="bucket_tokens must be >= 1"):
+        build(bucket_tokens=0)
 
 
 def test_an_embedder_moves_to_another_device_of_its_kind_only(tiny_model_dir: Path) -> None:

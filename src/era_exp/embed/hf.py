@@ -58,6 +58,8 @@ CPU_MAX_BATCH_TOKENS = 16384
 _SAMPLE_BLOCKS = 32
 _BLOCK = 1 << 16
 _EDGE = 1 << 20
+# Under uniform batching, texts are padded to a multiple of this many tokens (padded_widths).
+DEFAULT_BUCKET_TOKENS = 16
 _AHEAD = 4  # padded batches the tokenising thread keeps ready
 _WINDOW_BATCHES = 16  # on CUDA, texts tokenised and length-sorted together, in batches' worth
 _TOKENIZER_SETTINGS = ("_prefix_chars", "pad_id", "left_padding")  # set by HFEmbedder._use_tokenizer
@@ -153,16 +155,28 @@ def resolve_batching(batching: str, device: torch.device) -> str:
 
     A padded batch gives a text a vector that depends, in its last bits, on the lengths of the texts
     beside it, so a cache filled in another order holds other bits and training downstream can turn
-    them into other scores. ``uniform`` batches hold texts of one token length: nothing is padded and
-    a vector depends on its text alone (on CPU, as a test checks, a batch's size leaves its rows' bits
-    alone). GPUs keep ``padded``: one-length batches would starve them, and their kernels depend on
-    shape anyway.
+    them into other scores. A ``uniform`` batch pads every text to a width set by its own length
+    alone (:func:`padded_widths`), so a vector depends on its text alone (on CPU, as a test checks, a
+    batch's size leaves its rows' bits alone). GPUs keep ``padded``: their kernels depend on shape
+    anyway, and fuller batches feed them better.
     """
     if batching == "auto":
         return "padded" if device.type == "cuda" else "uniform"
     if batching not in BATCHINGS:
         raise ValueError(f"unknown batching {batching!r}; known: auto, {', '.join(BATCHINGS)}")
     return batching
+
+
+def padded_widths(lengths: np.ndarray, bucket_tokens: int, max_length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each text's padded width under ``uniform`` batching, and whether it fills that width.
+
+    The width is the text's token length rounded up to a multiple of ``bucket_tokens`` (at most
+    ``max_length``), so it follows from the text alone. Texts that fill their width batch apart from
+    those padded to it: a batch with no padding runs unmasked, one with padding masked, and each text
+    always takes the same of the two paths, whoever its companions.
+    """
+    widths = np.minimum(-(-lengths // bucket_tokens) * bucket_tokens, max_length)
+    return widths, widths == lengths
 
 
 def exact_prefix_chars(tokenizer: PreTrainedTokenizerBase, max_length: int) -> int | None:
@@ -328,7 +342,8 @@ class HFEmbedder:
     ``cache_dtype`` is how the cache stores the vectors (see :func:`resolve_cache_dtype`);
     ``attn_implementation`` (e.g. ``sdpa``, ``flash_attention_2``) and ``compile`` (``torch.compile``)
     are optional speed-ups on GPU, both part of the identity when set. ``batching`` says whether a
-    batch mixes lengths (:func:`resolve_batching`); ``uniform`` is part of the identity.
+    batch mixes lengths (:func:`resolve_batching`); ``uniform``, with the ``bucket_tokens`` its widths
+    round up to (:func:`padded_widths`), is part of the identity.
     """
 
     def __init__(
@@ -347,12 +362,14 @@ class HFEmbedder:
         attn_implementation: str | None = None,
         compile: bool = False,
         batching: str = "auto",
+        bucket_tokens: int = DEFAULT_BUCKET_TOKENS,
     ) -> None:
         self.model_ref = model
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device)
         self.cache_dtype = resolve_cache_dtype(cache_dtype, self.device)
         self.batching = resolve_batching(batching, self.device)
+        self.bucket_tokens = bucket_tokens
         self.attn_implementation = attn_implementation
         self.compile = compile
         self._path = resolve_model(model)
@@ -394,6 +411,7 @@ class HFEmbedder:
         max_batch_tokens: int | None = None,
         cache_dtype: str = "auto",
         batching: str = "auto",
+        bucket_tokens: int = DEFAULT_BUCKET_TOKENS,
     ) -> HFEmbedder:
         """An embedder over a model already in memory (its device, dtype and attention are kept)."""
         self = cls.__new__(cls)
@@ -402,6 +420,7 @@ class HFEmbedder:
         self.device, self.dtype = first.device, first.dtype
         self.cache_dtype = resolve_cache_dtype(cache_dtype, self.device)
         self.batching = resolve_batching(batching, self.device)
+        self.bucket_tokens = bucket_tokens
         self.attn_implementation, self.compile = None, False
         self._path = None
         self._model = model.eval().requires_grad_(False)
@@ -440,6 +459,8 @@ class HFEmbedder:
             raise ValueError(f"unknown query template {query_template!r}; known: {', '.join(TEMPLATES)}")
         if max_length < 2 or batch_size < 1:
             raise ValueError(f"max_length must be >= 2 and batch_size >= 1, got {max_length}, {batch_size}")
+        if self.bucket_tokens < 1:
+            raise ValueError(f"bucket_tokens must be >= 1, got {self.bucket_tokens}")
         self.name = name
         self.pooling = pooling
         self.query_template = query_template
@@ -465,6 +486,8 @@ class HFEmbedder:
         # Padded caches keep their names; uniform batches give other bits, so another identity.
         if self.batching != "padded":
             settings["batching"] = self.batching
+            if self.bucket_tokens != 1:  # 1: one token length per batch, as uniform caches were first made
+                settings["bucket_tokens"] = self.bucket_tokens
         if self.attn_implementation:
             settings["attn_implementation"] = self.attn_implementation
         if self.compile:
@@ -577,24 +600,32 @@ class HFEmbedder:
                 ids[i] = whole
         return ids, np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
 
-    def _batches(self, lengths: np.ndarray) -> Iterator[np.ndarray]:
-        """Indices grouped longest first; a batch holds <= batch_size texts and <= max_batch_tokens
-        padded, and under ``uniform`` batching texts of one length only."""
-        order = np.argsort(-lengths, kind="stable")
-        descending = -lengths[order]  # ascending, for searchsorted
+    def _batches(self, lengths: np.ndarray) -> Iterator[tuple[np.ndarray, int]]:
+        """``(indices, width)`` longest first: a batch holds <= batch_size texts and <= max_batch_tokens
+        padded, padded to its longest text, or under ``uniform`` batching texts of one padded width
+        (:func:`padded_widths`) that all fill it or all do not."""
+        if self.batching == "uniform":
+            widths, full = padded_widths(lengths, self.bucket_tokens, self.max_length)
+            order = np.lexsort((~full, -widths))  # widest first; at one width, full texts first
+            group = widths[order] * 2 + full[order]
+        else:
+            order = np.argsort(-lengths, kind="stable")
+            widths, group = lengths, np.zeros(len(order), dtype=np.int64)
+        ends = np.append(np.flatnonzero(np.diff(group)) + 1, len(order))  # where each group's run ends
         start = 0
         while start < len(order):
-            longest = int(lengths[order[start]])
-            size = max(1, min(self.batch_size, self.max_batch_tokens // max(longest, 1)))
-            if self.batching == "uniform":
-                same_length_end = int(np.searchsorted(descending, -longest, side="right"))
-                size = min(size, same_length_end - start)
-            yield order[start : start + size]
-            start += size
+            width = int(widths[order[start]])
+            size = max(1, min(self.batch_size, self.max_batch_tokens // max(width, 1)))
+            end = min(start + size, int(ends[np.searchsorted(ends, start, side="right")]))
+            yield order[start:end], width
+            start = end
 
-    def _pad(self, seqs: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Pad one batch to its longest sequence; the mask is None when nothing needed padding."""
-        width = max(map(len, seqs))
+    def _pad(
+        self, seqs: list[list[int]], width: int | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Pad one batch to ``width`` (default: its longest sequence); the mask is None when nothing
+        needed padding."""
+        width = max(map(len, seqs)) if width is None else width
         ids = np.full((len(seqs), width), self.pad_id, dtype=np.int64)
         mask = np.zeros((len(seqs), width), dtype=np.int64)
         for row, seq in enumerate(seqs):
@@ -645,8 +676,8 @@ class HFEmbedder:
         pin = self.device.type == "cuda"
         for window in self._windows(texts):
             ids, lengths = self.token_lengths([texts[i] for i in window])
-            for batch in self._batches(lengths):
-                input_ids, mask = self._pad([ids[i] for i in batch])
+            for batch, width in self._batches(lengths):
+                input_ids, mask = self._pad([ids[i] for i in batch], width)
                 if pin:
                     input_ids = input_ids.pin_memory()
                     mask = None if mask is None else mask.pin_memory()
