@@ -27,7 +27,12 @@ def computed(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
         (out_dir / TRACE_FILE).write_bytes(b"per-epoch validation trace")
         results = {
             "run_key": run_key(cfg),
-            "run": {"method": cfg.method.name, "train_ratio": cfg.train_ratio},
+            "run": {
+                "method": cfg.method.name,
+                "train_ratio": cfg.train_ratio,
+                "query_embedder": cfg.query_embedder.name,
+                "doc_embedder": cfg.doc_embedder.name,
+            },
             "overall": {"ndcg@10": 0.5},
             "per_task": {"t": {"ndcg@10": 0.5, "domain": "Code"}},
             "per_domain": {"Code": {"ndcg@10": 0.5, "num_tasks": 1}},
@@ -49,6 +54,20 @@ def test_train_ratio_is_no_part_of_a_run_without_stage2(run_config, tmp_path: Pa
         assert run_key(run_config("data=builtin", f"method={method}", "train_ratio=0.1")) != run_key(
             run_config("data=builtin", f"method={method}", "train_ratio=0.4")
         )
+
+
+def test_zero_shot_of_two_query_models_is_one_computation_named_by_each_pair(
+    run_config, tmp_path: Path, computed: list[Path]
+) -> None:
+    """The query model is unused without a stage: the second pair reuses the first's run as its own."""
+    store = PointStore(tmp_path)
+    first, second = tmp_path / "pair=mpnet_to_minilm", tmp_path / "pair=minilm_to_minilm"
+    zero_shot = ("data=builtin", "method=zero_shot")
+    job.run_job(run_config(*zero_shot, "pair=mpnet_to_minilm"), first, store)
+    reused = job.run_job(run_config(*zero_shot, "pair=minilm_to_minilm"), second, store)
+    assert computed == [first]
+    assert reused["run"]["query_embedder"] == reused["config"]["query_embedder"]["name"] == "minilm"
+    assert json.loads((first / RESULTS_FILE).read_text())["run"]["query_embedder"] == "mpnet"
 
 
 def test_points_sharing_a_key_are_computed_once(run_config, tmp_path: Path, computed: list[Path]) -> None:
