@@ -7,7 +7,8 @@ export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: install test test-all lint demo bench bench-warm bench-gpu bench-scale zero-shot reproduction era-plus sweep studies drills clean
+.PHONY: install test test-all lint demo bench bench-warm bench-gpu bench-scale zero-shot reproduction era-plus sweep studies \
+	hparams-search pages drills clean
 
 install:  ## virtual environment, the project, and the bundled offline models
 	$(PYTHON) -m venv $(VENV)
@@ -75,7 +76,7 @@ SWEEP_TASKS ?= data.tasks=[$(REFERENCE_TASKS)]
 SWEEP_RUN = OMP_NUM_THREADS=1 ERA_QUIET=1 $(BIN)/era-run -m $(SWEEP_GRID) $(SWEEP_SETTINGS) \
 	hydra/launcher=parallel hydra.launcher.n_jobs=$(SWEEP_JOBS)
 
-sweep:  ## the grid (2 pairs × 4 methods × 4 ratios) on the built-in task and mair-lite: encode once, run, report
+sweep:  ## docs/results/sweep/: the grid (2 pairs × 4 methods × 4 ratios) on the built-in task and mair-lite: encode once, run, report
 	$(BIN)/era-encode data=builtin $(SWEEP_GRID) $(SWEEP_SETTINGS)
 	$(SWEEP_RUN) data=builtin hydra.sweep.dir=$(SWEEP_DIR)/builtin
 	$(BIN)/era-report $(SWEEP_DIR)/builtin --out docs/results/sweep/builtin
@@ -92,6 +93,29 @@ studies:  ## docs/results/studies/<study>/: ratio curves, pairs, domain generali
 	$(BIN)/python -m era_exp.cli.studies $(subst $(comma), ,$(STUDIES)) --data-root $(MAIR_LITE) \
 		$(if $(MAIR_LITE_TASKS),--tasks $(MAIR_LITE_TASKS)) $(if $(MPNET_INDEX_TASKS),--index-tasks $(MPNET_INDEX_TASKS)) \
 		--jobs $(STUDY_JOBS)
+
+# The Stage-2 search of docs/results/hparams-search/stage2.md: mpnet->MiniLM ERA at train ratio 0.05
+# on 5 reference tasks, 8 random start-up trials, launched for 16 trials and resumed to 30 (a resumed
+# study reseeds its sampler, so one 30-trial launch would draw other trials).
+HPARAMS_DIR ?= outputs/hparams-search/stage2
+HPARAMS_GRID := pair=mpnet_to_minilm method=era train_ratio=0.05 data.root=$(MAIR_LITE) \
+	data.tasks=[AILA2019-Statutes,MBPP,PytorchAPI,SpotifyAPI,TMDB]
+HPARAMS_RUN = OMP_NUM_THREADS=1 ERA_QUIET=1 $(BIN)/era-run hparams_search=stage2_optuna $(HPARAMS_GRID) \
+	hydra.sweep.dir=$(HPARAMS_DIR) hydra.sweeper.sampler.n_startup_trials=8
+
+hparams-search:  ## docs/results/hparams-search/stage2/: the Stage-2 search on validation, then its best trial and the defaults on test
+	$(BIN)/era-encode $(HPARAMS_GRID)
+	$(HPARAMS_RUN) hydra.sweeper.n_trials=16
+	$(HPARAMS_RUN) hydra.sweeper.n_trials=30
+	$(BIN)/era-report $(HPARAMS_DIR) --out docs/results/hparams-search/stage2
+
+pages:  ## every committed result page (the targets above that write under docs/results/), one after another
+	$(MAKE) zero-shot
+	$(MAKE) reproduction
+	$(MAKE) studies
+	$(MAKE) sweep
+	$(MAKE) era-plus
+	$(MAKE) hparams-search
 
 bench:  ## speed and memory figures, printed and written to docs/benchmarks.md
 	$(BIN)/python bench/run_all.py --data-root $(MAIR_LITE)

@@ -61,3 +61,37 @@ def test_the_zero_shot_page_says_which_tasks_mpnet_left_out() -> None:
     [line, _] = _coverage({"TMDB", "MBPP", "SciFact", "NFCorpus"}, {"TMDB", "MBPP"})
     assert line.startswith("MiniLM ran on all 4 tasks, mpnet on 2:")
     assert "the corpora of NFCorpus, SciFact were not encoded with it" in line
+
+
+def test_the_search_target_repeats_the_launches_of_the_committed_search_page() -> None:
+    page = (ROOT / "docs/results/hparams-search/stage2/search.md").read_text(encoding="utf-8")
+    [command] = [line for line in page.splitlines() if line.startswith("- Command: ")]
+    committed = command.removeprefix("- Command: ").strip("`").split()[1:]
+    budget = "hydra.sweeper.n_trials="
+    launches = []
+    for line in _commands("hparams-search").splitlines():
+        words = line.split()
+        runs = [i for i, word in enumerate(words) if word.endswith("/era-run")]
+        if runs:
+            launches.append(words[runs[0] + 1 :])
+    assert [[w for w in launch if w.startswith(budget)] for launch in launches] == [
+        [f"{budget}16"],
+        [f"{budget}30"],
+    ]
+    assert f"{budget}30" in committed, "the page reports the resumed launch"
+    for launch in launches:
+        kept = {w for w in launch if not w.startswith((budget, "data.root="))}
+        assert kept == {w for w in committed if not w.startswith(budget)}
+
+
+def test_the_pages_target_makes_every_target_that_writes_a_result_page() -> None:
+    rules = (ROOT / "Makefile").read_text(encoding="utf-8").split("\n\n")
+    [pages] = [rule for rule in rules if rule.startswith("pages:")]
+    made = [line.split()[-1] for line in pages.splitlines()[1:]]
+    writers = [
+        line.split(":", 1)[0]
+        for rule in rules
+        for line in rule.splitlines()
+        if "## docs/results/" in line and not line.startswith("pages:")
+    ]
+    assert sorted(made) == sorted(writers)
