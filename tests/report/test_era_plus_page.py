@@ -15,6 +15,7 @@ from era_exp.cli.era_plus import (
     PREVIOUS,
     RATIOS,
     RECIPE,
+    REPLACED,
     ROUNDS,
     SEEDS,
     SHIPPED,
@@ -78,8 +79,8 @@ def test_the_final_runs_at_the_idea_ratios_are_the_ideas_runs(tmp_path: Path) ->
     for key in ("era", "plus"):
         for ratio in IDEA_RATIOS:
             assert final[(key, ratio)] == ideas[(key, ratio)]
-    for ratio in IDEA_RATIOS:  # the recipe era_plus replaced: the last round's base
-        assert final[(PREVIOUS, ratio)] == ideas[(ROUNDS[-1].base, ratio)]
+    for ratio in IDEA_RATIOS:  # the recipe era_plus replaced
+        assert final[(PREVIOUS, ratio)] == ideas[(REPLACED, ratio)]
     assert ideas[("align-only", 0.05)] == ideas[("align-only", 0.2)], "ratio-free ideas run once"
     distinct = set(ideas.values()) | set(final.values())
     ratio_free = sum(idea.ratio_free for idea in IDEAS)
@@ -112,7 +113,7 @@ def test_an_idea_replaces_the_recipe_only_when_higher_on_every_pair_and_both_mea
     higher over tasks and over domains on both pairs; era_plus as shipped is named as the idea whose
     runs it is."""
     studies = [PairStudy(pair, pair, Points("mair-lite", tmp_path, None)) for pair in ("a_to_b", "c_to_d")]
-    first, second = ROUNDS
+    first, second, *later = ROUNDS
     winner, half, loser = first.challengers[-1], first.challengers[0], first.challengers[1]
     assert winner == second.base == BALANCED and first.base == BEFORE_BALANCE
     # (tasks, domains) per pair at each idea ratio; ``half`` wins over tasks only, on one pair domains
@@ -128,6 +129,13 @@ def test_an_idea_replaces_the_recipe_only_when_higher_on_every_pair_and_both_mea
     for key in second.challengers:
         scores[key] = [(0.415, 0.51), (0.42, 0.505)]
     scores[second.challengers[-1]] = [(0.42, 0.52), (0.43, 0.51)]
+    # The third round: both ideas pass against its base (scored as the second round's ideas), the
+    # first by more.
+    third = later[0]
+    scores[third.challengers[0]] = [(0.425, 0.52), (0.43, 0.515)]
+    scores[third.challengers[1]] = [(0.42, 0.515), (0.425, 0.51)]
+    for key in (key for stage in later[1:] for key in stage.challengers):
+        scores[key] = [(0.30, 0.30), (0.30, 0.30)]
     ideas = {
         study.pair: {
             (key, ratio): _scored(*values[i], key=f"{key}-{ratio}")
@@ -142,8 +150,8 @@ def test_an_idea_replaces_the_recipe_only_when_higher_on_every_pair_and_both_mea
     lines = recipe_decision(studies, ideas)
     label = {idea.key: idea.label for idea in IDEAS}
     headings = [i for i, line in enumerate(lines) if line.startswith("### Against ")]
-    assert len(headings) == 2 and f"(“{label[BALANCED]}”)" in lines[headings[1]]
-    rounds = [lines[headings[0] : headings[1]], lines[headings[1] :]]
+    assert len(headings) == len(ROUNDS) and f"(“{label[BALANCED]}”)" in lines[headings[1]]
+    rounds = [lines[start:end] for start, end in pairwise([*headings, len(lines)])]
     rows = [
         {line.split(" | ")[0].strip("| "): line for line in part if line.startswith("| ")} for part in rounds
     ]
@@ -156,6 +164,14 @@ def test_an_idea_replaces_the_recipe_only_when_higher_on_every_pair_and_both_mea
     decisions = [line for line in lines if line.startswith("- **Decision:**")]
     assert f"“{label[winner]}” passes the rule" in decisions[0]
     assert f"“{label[second.challengers[-1]]}” passes the rule" in decisions[1]
+    assert third.base in second.challengers
+    assert rows[2][label[third.challengers[0]]].endswith("| yes |")
+    assert rows[2][label[third.challengers[1]]].endswith("| yes |")
+    assert "pass the rule" in decisions[2] and decisions[2].endswith(
+        f"of them “{label[third.challengers[0]]}”, the highest mean Δ over the columns, replaces "
+        f"{third.recipe}."
+    )
+    assert all("no idea passes the rule" in decision for decision in decisions[3:])
     shipped = next(line for line in lines if line.startswith("- **era_plus as shipped**"))
     assert f"“{label[winner]}” (the same run keys)" in shipped
     for study in studies:  # shipped still the recipe before balancing: the page says so
@@ -174,7 +190,9 @@ def test_the_shipped_recipe_is_filed_with_the_idea_that_chose_it(run_config, tmp
     chosen_key = next(
         idea.key for idea in IDEAS if idea.key != SHIPPED and idea.stem == f"{SHIPPED}-{RECIPE}"
     )
-    assert chosen_key in ROUNDS[-1].challengers
+    [won] = [stage for stage in ROUNDS if stage.base == REPLACED]
+    assert chosen_key in won.challengers
+    earlier_bases = [stage.base for stage in ROUNDS[: ROUNDS.index(won) + 1]]
     for ratio in IDEA_RATIOS:
         (shipped, shipped_overrides), (chosen, chosen_overrides) = (
             ideas[(SHIPPED, ratio)],
@@ -184,7 +202,7 @@ def test_the_shipped_recipe_is_filed_with_the_idea_that_chose_it(run_config, tmp
         assert run_key(run_config("data=builtin", *shipped_overrides)) == run_key(
             run_config("data=builtin", *chosen_overrides)
         )
-        for earlier in (stage.base for stage in ROUNDS):
+        for earlier in earlier_bases:
             before, before_overrides = ideas[(earlier, ratio)]
             assert before != shipped
             assert run_key(run_config("data=builtin", *before_overrides)) != run_key(
@@ -218,3 +236,15 @@ def test_the_seed_runs_reuse_the_page_runs_at_its_seed_and_vary_only_the_seed(ru
     assert {key for key, _ in mpnet_specs} == {"zero-shot", "era", "plus", "mpnet"}
     assert all(tasks == index for _, _, tasks in mpnet_specs.values())
     assert "pair=mpnet_to_mpnet" in mpnet_specs[("mpnet", 1)][1]
+
+
+def test_the_replaced_recipe_is_the_base_of_the_round_the_shipped_recipe_won(run_config) -> None:
+    """The test table "against the recipe it replaced" compares era_plus with the base of the round
+    whose winner it is, not with a later round's base (which is era_plus itself)."""
+    shipped = run_config("pair=mpnet_to_minilm", "method=era_plus")
+    overrides = {idea.key: idea.overrides for idea in IDEAS}
+    [won] = [stage for stage in ROUNDS if stage.base == REPLACED]
+    same = [key for key in won.challengers if run_config("pair=mpnet_to_minilm", *overrides[key]) == shipped]
+    assert same, "one challenger of the round against the replaced recipe is era_plus as shipped"
+    for stage in ROUNDS[ROUNDS.index(won) + 1 :]:
+        assert run_config("pair=mpnet_to_minilm", *overrides[stage.base]) == shipped
