@@ -25,16 +25,29 @@ def _mair_lite_path() -> Path:
     return Path(os.environ.get("ERA_MAIR_LITE", REPO_ROOT.parent / "shared" / "data" / "mair-lite"))
 
 
+def _missing_shared(reason: str) -> None:
+    """Skip a test whose shared input is absent, or fail it under CI, where that input must exist."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def mair_lite_root() -> Path:
     """The mair-lite folder; skipped when absent, a failure under CI where it must exist."""
     root = _mair_lite_path()
     if not (root / "tasks.json").is_file():
-        reason = f"mair-lite data not found at {root} (set ERA_MAIR_LITE to its folder)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
+        _missing_shared(f"mair-lite data not found at {root} (set ERA_MAIR_LITE to its folder)")
     return root
+
+
+@pytest.fixture(scope="session")
+def mair_task_list() -> Path:
+    """MAIR's published task list (mair-tasks.json); skipped when absent, a failure under CI."""
+    path = Path(os.environ.get("ERA_MAIR_TASKS", REPO_ROOT.parent / "shared" / "docs" / "mair-tasks.json"))
+    if not path.is_file():
+        _missing_shared(f"MAIR task list not found at {path} (set ERA_MAIR_TASKS to the file)")
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -27,11 +27,8 @@ def test_126_tasks_in_six_domains_with_mair_counts() -> None:
     assert counts == {"Web": 54, "Medical": 19, "Code": 18, "Academic": 16, "Legal": 11, "Finance": 8}
 
 
-def test_package_copy_matches_shared_task_list(repo_root: Path) -> None:
-    shared = repo_root.parent / "shared" / "docs" / "mair-tasks.json"
-    if not shared.is_file():
-        pytest.skip(f"{shared} not present")
-    assert json.loads(shared.read_text())["tasks"] == MAIR_TASKS
+def test_package_copy_matches_shared_task_list(mair_task_list: Path) -> None:
+    assert json.loads(mair_task_list.read_text())["tasks"] == MAIR_TASKS
 
 
 def test_domain_of_and_corpus_groups() -> None:
