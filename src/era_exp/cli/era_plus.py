@@ -94,12 +94,16 @@ BALANCED = "plus-balance-task"
 TASK_BALANCED_200 = "plus-balanced-epochs200"
 # Its overrides, spelled out (the recipe era_plus ships) so later rounds vary it one field at a time.
 BALANCED_200_OVERRIDES = ("method=era_plus", "stage2.balance=task", "stage2.nominal_epochs=200")
+# Stage 2's weight decay in every recipe before the third round (the paper's): the ideas tried before
+# it pin it, so each stays the run it was once era_plus ships another decay.
+PAPER_DECAY = "stage2.weight_decay=1.0e-4"
+ERA_PLUS_PAPER_DECAY = ("method=era_plus", PAPER_DECAY)
 # The key of the replaced recipe's runs among the final runs (final_specs).
 PREVIOUS = "previous"
 # The recipe era_plus as shipped replaced: the base of the round it won.
-REPLACED = BALANCED
+REPLACED = TASK_BALANCED_200
 # What the runs of the current recipe are filed under (Idea.folder): its last change.
-RECIPE = "balanced-epochs200"
+RECIPE = "shipped-wd10"
 
 
 @dataclass(frozen=True)
@@ -127,7 +131,7 @@ ROUNDS = (
         ),
         "the balanced recipe",
     ),
-    Round(TASK_BALANCED_200, ("plus-shipped-wd1", "plus-shipped-wd10"), "era_plus as shipped"),
+    Round(TASK_BALANCED_200, ("plus-shipped-wd1", "plus-shipped-wd10"), "the balanced 200-epoch recipe"),
 )
 MEANS = (("ndcg@10", "tasks"), ("ndcg@10_domain_mean", "domains"))
 
@@ -230,18 +234,18 @@ IDEAS = (
     Idea(
         BEFORE_BALANCE,
         "era_plus before task balancing (in-batch, lr 3e-4, patience 30)",
-        ("method=era_plus", "stage2.balance=none", "stage2.nominal_epochs=100"),
+        (*ERA_PLUS_PAPER_DECAY, "stage2.balance=none", "stage2.nominal_epochs=100"),
     ),
     Idea(
         "plus-epochs200",
         "before balancing + 200 nominal epochs",
-        ("method=era_plus", "stage2.balance=none", "stage2.nominal_epochs=200"),
+        (*ERA_PLUS_PAPER_DECAY, "stage2.balance=none", "stage2.nominal_epochs=200"),
     ),
     Idea(
         "plus-samples3000",
         "before balancing + ridge branch on 3000 documents a task",
         (
-            "method=era_plus",
+            *ERA_PLUS_PAPER_DECAY,
             "stage2.balance=none",
             "stage2.nominal_epochs=100",
             "stage1.samples_per_task=3000",
@@ -250,18 +254,18 @@ IDEAS = (
     Idea(
         "plus-balance-task",
         "before balancing + every task equal in Stage 2's loss",
-        ("method=era_plus", "stage2.balance=task", "stage2.nominal_epochs=100"),
+        (*ERA_PLUS_PAPER_DECAY, "stage2.balance=task", "stage2.nominal_epochs=100"),
     ),
     Idea(
         "plus-balance-sqrt",
         "tasks weighed by the square root of their pairs",
-        ("method=era_plus", "stage2.balance=sqrt", "stage2.nominal_epochs=100"),
+        (*ERA_PLUS_PAPER_DECAY, "stage2.balance=sqrt", "stage2.nominal_epochs=100"),
     ),
     Idea(
         "plus-mlp",
         "tasks balanced + MLP branch (`adapter=doc_residual_mlp`)",
         (
-            "method=era_plus",
+            *ERA_PLUS_PAPER_DECAY,
             "stage2.balance=task",
             "stage2.nominal_epochs=100",
             "adapter=doc_residual_mlp",
@@ -270,19 +274,23 @@ IDEAS = (
     Idea(
         "plus-balanced-lr1e-3",
         "tasks balanced, lr 1e-3",
-        ("method=era_plus", "stage2.balance=task", "stage2.nominal_epochs=100", "stage2.lr=1e-3"),
+        (*ERA_PLUS_PAPER_DECAY, "stage2.balance=task", "stage2.nominal_epochs=100", "stage2.lr=1e-3"),
     ),
     Idea(
         "plus-balanced-lr1e-4",
         "tasks balanced, lr 1e-4",
-        ("method=era_plus", "stage2.balance=task", "stage2.nominal_epochs=100", "stage2.lr=1e-4"),
+        (*ERA_PLUS_PAPER_DECAY, "stage2.balance=task", "stage2.nominal_epochs=100", "stage2.lr=1e-4"),
     ),
-    Idea(TASK_BALANCED_200, "tasks balanced, 200 nominal epochs", BALANCED_200_OVERRIDES),
+    Idea(
+        TASK_BALANCED_200,
+        "tasks balanced, 200 nominal epochs",
+        (*BALANCED_200_OVERRIDES, PAPER_DECAY),
+    ),
     Idea(
         "plus-balanced-temperature0.1",
         "tasks balanced, InfoNCE temperature 0.1",
         (
-            "method=era_plus",
+            *ERA_PLUS_PAPER_DECAY,
             "stage2.balance=task",
             "stage2.nominal_epochs=100",
             "stage2.objective.temperature=0.1",
@@ -292,7 +300,7 @@ IDEAS = (
         "plus-balanced-temperature0.02",
         "tasks balanced, InfoNCE temperature 0.02",
         (
-            "method=era_plus",
+            *ERA_PLUS_PAPER_DECAY,
             "stage2.balance=task",
             "stage2.nominal_epochs=100",
             "stage2.objective.temperature=0.02",
@@ -302,7 +310,7 @@ IDEAS = (
         "plus-score-matching",
         "tasks balanced, aligned branch by score matching (`adapter=doc_residual_score_matching`)",
         (
-            "method=era_plus",
+            *ERA_PLUS_PAPER_DECAY,
             "stage2.balance=task",
             "stage2.nominal_epochs=100",
             "adapter=doc_residual_score_matching",
@@ -313,18 +321,18 @@ IDEAS = (
     # zero-shot, the classic guard of a fine-tune on few labels (the paper's 1e-4 hardly moves it).
     Idea(
         "plus-shipped-wd1",
-        "as shipped, weight decay 1 (a pull toward the zero-shot start)",
+        "balanced, 200 epochs, weight decay 1 (a pull toward the zero-shot start)",
         (*BALANCED_200_OVERRIDES, "stage2.weight_decay=1.0"),
     ),
     Idea(
         "plus-shipped-wd10",
-        "as shipped, weight decay 10",
+        "balanced, 200 epochs, weight decay 10",
         (*BALANCED_200_OVERRIDES, "stage2.weight_decay=10.0"),
     ),
     Idea(
         SHIPPED,
         "**era_plus as shipped** (`stage2=era_plus`: in-batch, lr 3e-4, patience 30, tasks balanced, "
-        "200 nominal epochs)",
+        "200 nominal epochs, weight decay 10)",
         ("method=era_plus",),
         folder=f"{SHIPPED}-{RECIPE}",
     ),
