@@ -129,9 +129,9 @@ def _predict(jobs: Sequence[EncodeJob], settings: EncodeSettings, start: float) 
     class CacheFiller(pl.LightningModule):
         """Each predict step fills the cache for one work unit (a slice of one job's texts)."""
 
-        def __init__(self) -> None:
+        def __init__(self, ranks: int) -> None:
             super().__init__()
-            self.units = _units(jobs, settings.chunk_size * settings.unit_chunks)
+            self.units = _units(jobs, settings.chunk_size * settings.unit_chunks, ranks)
             self.caches: dict[str, EmbeddingCache] = {}
             self.embedders: list = []
             self.report: dict = {}
@@ -162,8 +162,6 @@ def _predict(jobs: Sequence[EncodeJob], settings: EncodeSettings, start: float) 
             gathered = self.all_gather(mine.to(self.trainer.strategy.root_device)).reshape(-1, 2).tolist()
             self.report = {"ranks": [{"encoded": int(e), "hits": int(h)} for e, h in gathered]}
 
-    module = CacheFiller()
-    loader = DataLoader(list(range(len(module.units))), batch_size=1, collate_fn=_first)
     trainer = pl.Trainer(
         accelerator=settings.accelerator,
         devices=settings.devices,
@@ -174,6 +172,8 @@ def _predict(jobs: Sequence[EncodeJob], settings: EncodeSettings, start: float) 
         enable_progress_bar=False,
         enable_model_summary=False,
     )
+    module = CacheFiller(trainer.world_size)
+    loader = DataLoader(list(range(len(module.units))), batch_size=1, collate_fn=_first)
     trainer.predict(module, loader, return_predictions=False)
     if trainer.global_rank != 0:
         return None
@@ -204,13 +204,23 @@ def use_local_device() -> None:
         torch.cuda.set_device(int(local))
 
 
-def _units(jobs: Sequence[EncodeJob], size: int) -> list[tuple[int, int, int]]:
-    """``(job, start, stop)`` slices of every job's texts, ``size`` texts each."""
-    return [
+def _units(jobs: Sequence[EncodeJob], size: int, ranks: int = 1) -> list[tuple[int, int, int]]:
+    """``(job, start, stop)`` slices of every job's texts, at most ``size`` texts each, at least ``ranks``.
+
+    Every rank must get a unit (Lightning's distributed sampler refuses a rank with none), so a grid
+    with fewer texts than ``ranks`` full units is cut finer, and one with fewer texts than ranks gets
+    empty units: those ranks only take over what the others leave.
+    """
+    total = sum(len(job.texts) for job in jobs)
+    size = max(1, min(size, total // max(1, ranks)))
+    units = [
         (number, lo, min(lo + size, len(job.texts)))
         for number, job in enumerate(jobs)
         for lo in range(0, len(job.texts), size)
     ]
+    if 0 < len(units) < ranks:
+        units += [(0, 0, 0)] * (ranks - len(units))
+    return units
 
 
 def _on_device(embedder, device) -> object:
