@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: install test test-all lint demo bench bench-warm bench-gpu bench-scale zero-shot reproduction era-plus sweep studies \
+.PHONY: install test test-all lint demo bench bench-warm slurm-rehearsal bench-gpu bench-scale zero-shot reproduction era-plus sweep studies \
 	hparams-search pages drills clean
 
 install:  ## virtual environment, the project, and the bundled offline models
@@ -122,6 +122,11 @@ bench:  ## speed and memory figures, printed and written to docs/benchmarks.md
 
 bench-warm:  ## warm grid points end to end against the authors' figures, on idle cores: bench/results/warm_run.json, docs/benchmarks.md
 	$(BIN)/python bench/bench_warm.py --data-root $(MAIR_LITE)
+
+SLURM_REHEARSAL_ARGS ?=
+slurm-rehearsal:  ## both cluster routes and a sweep on a real SLURM (run where sbatch works), bit for bit against one process: bench/results/slurm.json, docs/benchmarks.md
+	$(BIN)/python bench/slurm_rehearsal.py --data-root $(MAIR_LITE) $(SLURM_REHEARSAL_ARGS)
+	$(BIN)/python bench/run_all.py --render-only
 
 bench-gpu:  ## GPU throughput with random-init Qwen3-Embedding shapes (no network, no weights)
 	$(BIN)/python bench/bench_gpu.py
