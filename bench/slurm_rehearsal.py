@@ -222,7 +222,8 @@ def main() -> None:
     }
     out_path = REPO / args.out
     tmp = out_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
+    text = json.dumps(result, indent=2).replace(f"{REPO}/", "")  # folders relative to the checkout
+    tmp.write_text(text + "\n")
     tmp.replace(out_path)
     for name, step in steps.items():
         print(f"{name:12s} {step['seconds']:7.2f} s  jobs {','.join(step['jobs']) or '-'}")
