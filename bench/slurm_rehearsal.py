@@ -52,7 +52,7 @@ def summary_of(stdout: str) -> dict:
 
 def job_ids(text: str) -> list[str]:
     """SLURM job ids named in submitit's log lines or sbatch's reply."""
-    return sorted(set(re.findall(r"(?:Submitted batch job |job_id[=:] ?|\.submitit/)(\d+)", text)))
+    return sorted(set(re.findall(r"(?:Submitted batch job |\.submitit/)(\d+)", text)))
 
 
 def accounting(jobs: list[str]) -> list[dict]:
@@ -68,6 +68,11 @@ def accounting(jobs: list[str]) -> list[dict]:
     ).stdout
     names = fields.lower().split(",")
     return [dict(zip(names, line.split("|"), strict=True)) for line in out.splitlines() if line]
+
+
+def sinfo(*options: str) -> str:
+    """What ``sinfo`` says with ``options`` (the scheduler's version, its nodes)."""
+    return subprocess.run(["sinfo", *options], capture_output=True, text=True).stdout.strip()
 
 
 def cache_vectors(root: Path) -> dict[str, dict[bytes, np.ndarray]]:
@@ -104,7 +109,9 @@ def main() -> None:
     parser.add_argument("--tasks", default="SpotifyAPI,TMDB")
     parser.add_argument("--pair", default="minilm_to_minilm")
     parser.add_argument("--partition", help="sbatch --partition (the cluster's default if unset)")
-    parser.add_argument("--gpus", type=int, default=0, help="GPUs per job (0: CPU jobs, gloo)")
+    parser.add_argument(
+        "--gpus", type=int, default=0, help="GPUs per array or sweep job, one per DDP rank (0: CPU, gloo)"
+    )
     parser.add_argument("--array-jobs", type=int, default=2)
     parser.add_argument("--ranks", type=int, default=2, help="srun tasks (one rank each) of the DDP route")
     parser.add_argument("--workdir", default="outputs/slurm-rehearsal", help="a folder every node sees")
@@ -202,9 +209,6 @@ def main() -> None:
             row["state"] == "COMPLETED" for step in steps.values() for row in step["accounting"]
         ),
     }
-
-    def sinfo(*options: str) -> str:
-        return subprocess.run(["sinfo", *options], capture_output=True, text=True).stdout.strip()
 
     result = {
         "scheduler": sinfo("--version"),

@@ -58,7 +58,7 @@ def test_caches_filled_in_other_orders_hold_the_same_vectors(
 
 
 def test_job_ids_come_from_sbatch_and_submitit_logs(rehearsal: ModuleType) -> None:
-    log = "Submitted batch job 13\n/work/sweep/.submitit/14_0\n/work/sweep/.submitit/14_1\n"
+    log = "Submitted batch job 13\noutputs/sweep/.submitit/14_0\noutputs/sweep/.submitit/14_1\n"
     assert rehearsal.job_ids(log) == ["13", "14"]
     assert rehearsal.job_ids("nothing submitted") == []
 
